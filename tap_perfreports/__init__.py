@@ -1,0 +1,1 @@
+"""tap-perfreports: vendor performance reports as Singer streams."""

@@ -1,0 +1,3 @@
+from tap_perfreports.tap import main
+
+main()

@@ -1,0 +1,43 @@
+"""The tap's own exceptions.
+
+Every failure a user can cause or a vendor can report is one of these: the CLI prints
+its message as one line, without a traceback, and exits non-zero. Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class TapPerfReportsError(Exception):
+    """An expected failure whose message says what went wrong and what to do."""
+
+
+class ConfigError(TapPerfReportsError):
+    """A setting is wrong; raised before any request is sent."""
+
+    def __init__(self, setting: str, rule: str) -> None:
+        super().__init__(f"Invalid setting '{setting}': {rule}")
+        self.setting = setting
+
+
+class ParseError(TapPerfReportsError):
+    """A vendor payload could not be read as the documented format."""
+
+
+class RequestFailed(TapPerfReportsError):
+    """A vendor request failed for good: the message names stream, partition and window."""
+
+
+class TransientError(Exception):
+    """A failure worth retrying (429, 5xx, a dropped or truncated response)."""
+
+    def __init__(self, message: str, *, wait_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.wait_seconds = wait_seconds
+
+
+class PermanentError(Exception):
+    """A vendor answer that retrying cannot fix (bad credentials, bad parameter)."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint

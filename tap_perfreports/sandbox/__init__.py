@@ -1,0 +1,16 @@
+"""The sandbox: the five vendor APIs emulated over deterministic data (see server.py)."""
+
+from __future__ import annotations
+
+import typing as t
+
+if t.TYPE_CHECKING:
+    from tap_perfreports.sandbox.emulator import Emulator
+
+
+def build_emulators() -> dict[str, Emulator]:
+    """One emulator per vendor, keyed by the vendor's config key (its URL prefix)."""
+    from tap_perfreports.sandbox.infinity import InfinityEmulator
+
+    emulators: list[Emulator] = [InfinityEmulator()]
+    return {emulator.key: emulator for emulator in emulators}

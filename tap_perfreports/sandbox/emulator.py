@@ -1,0 +1,78 @@
+"""What a vendor emulator receives and returns, and helpers they share."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+import typing as t
+from dataclasses import dataclass, field
+
+Body = bytes | t.Iterable[bytes]
+
+
+@dataclass
+class SandboxRequest:
+    """A request as an emulator sees it: the path below the vendor's prefix."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: t.Mapping[str, str]
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+    def params(self, name: str) -> list[str]:
+        return self.query.get(name, [])
+
+    def basic_auth(self) -> tuple[str, str] | None:
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return None
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return None
+        return user, password
+
+
+@dataclass
+class Served:
+    """Rows a response carries, committed to the ledger only if the body was sent whole."""
+
+    table: str
+    keys: list[tuple] = field(default_factory=list)
+
+
+@dataclass
+class SandboxResponse:
+    status: int
+    body: Body = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    served: list[Served] = field(default_factory=list)
+
+
+class Emulator(t.Protocol):
+    """One vendor's API, as its documentation describes it."""
+
+    key: str
+
+    def handle(self, request: SandboxRequest) -> SandboxResponse: ...
+
+    def error_response(self, status: int) -> SandboxResponse:
+        """The vendor's own error body for an injected failure status."""
+        ...
+
+
+def stable_random(*parts: object) -> random.Random:
+    """A generator seeded by its parts: the same data on every machine and run."""
+    seed = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return random.Random(int.from_bytes(seed[:8], "big"))
+
+
+def json_response(status: int, payload: t.Any, **headers: str) -> SandboxResponse:
+    return SandboxResponse(status, json.dumps(payload).encode(), "application/json", headers)

@@ -1,0 +1,259 @@
+"""Infinity Reports API v2, emulated: JSON lines, limit/offset, basic auth, JSON-string errors.
+
+Data: each installation has a deterministic set of tracked events per UTC day
+(`triggers/*`); `metrics/channels` aggregates those same events, so the two streams
+agree with each other the way the real reports do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import typing as t
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tap_perfreports.sandbox.emulator import (
+    SandboxRequest,
+    SandboxResponse,
+    Served,
+    json_response,
+    stable_random,
+)
+
+USERNAME = "sandbox@infinity.example"
+PASSWORD = "sandbox-infinity-secret"  # noqa: S105 - the sandbox's own documented login
+INSTALLATIONS = (1001, 1002)
+MAX_LIMIT = 10_000
+ACTS = ("land", "page", "page", "call", "goal")
+GOALS = (246, 543, 763)
+CHANNELS = {1: "display", 2: "ppc", 3: "social", 4: "email", 5: "seo", 6: "ref", 7: "direct"}
+EPOCH = dt.date(2000, 1, 1)
+TRIGGER_FIELDS = (
+    "rowId", "triggerDatetime", "igrp", "act", "vid", "ch", "goal",
+    "srcPhoneNumber", "ip", "host", "whois", "revenue",
+)  # fmt: skip
+
+
+def events_on(igrp: int, day: dt.date) -> list[dict[str, t.Any]]:
+    """The events installation `igrp` tracked on UTC `day`, in time order."""
+    rng = stable_random("infinity", igrp, day)
+    count = rng.randint(20, 60)
+    seconds = sorted(rng.randrange(86_400) for _ in range(count))
+    base_id = igrp * 100_000_000 + (day - EPOCH).days * 1_000
+    start = dt.datetime.combine(day, dt.time(), dt.UTC)
+    events = []
+    for index, second in enumerate(seconds):
+        act = rng.choice(ACTS)
+        events.append(
+            {
+                "rowId": base_id + index,
+                "triggerDatetime": start + dt.timedelta(seconds=second),
+                "igrp": igrp,
+                "act": act,
+                "vid": f"{rng.getrandbits(64):016x}",
+                "ch": rng.choice(list(CHANNELS)),
+                "goal": rng.choice(GOALS) if act == "goal" else None,
+                "srcPhoneNumber": f"07700900{rng.randrange(1000):03d}" if act == "call" else "",
+                "ip": f"198.51.100.{rng.randrange(1, 255)}",
+                "host": "infinity.example",
+                "whois": "Infinity Call Tracking, Ltd",
+                "revenue": round(rng.uniform(5, 250), 2) if act == "goal" else 0.0,
+            }
+        )
+    return events
+
+
+def events_between(igrp: int, start: dt.date, end: dt.date, tz: dt.tzinfo) -> list[dict]:
+    """Events whose local date in `tz` is within [start, end]."""
+    found = []
+    day = start - dt.timedelta(days=1)
+    while day <= end + dt.timedelta(days=1):
+        for event in events_on(igrp, day):
+            local = event["triggerDatetime"].astimezone(tz)
+            if start <= local.date() <= end:
+                found.append({**event, "triggerDatetime": local})
+        day += dt.timedelta(days=1)
+    return found
+
+
+def _sort_key(field: str) -> t.Callable[[dict], tuple]:
+    return lambda row: (row[field] is None, row[field])
+
+
+class BadRequest(Exception):
+    """A parameter the real API would refuse with HTTP 400."""
+
+
+class InfinityEmulator:
+    key = "infinity"
+
+    def error_response(self, status: int) -> SandboxResponse:
+        messages = {401: "Unauthorised", 403: "Forbidden", 404: "Resource not found"}
+        return json_response(status, messages.get(status, "Internal server error"))
+
+    def handle(self, request: SandboxRequest) -> SandboxResponse:
+        if request.basic_auth() != (USERNAME, PASSWORD):
+            return json_response(401, "Invalid username or password")
+        route = request.path.removeprefix("/reports/v2/").strip("/")
+        try:
+            if route == "igrps":
+                rows = [{"igrp": i, "igrpName": f"Sandbox installation {i}"} for i in INSTALLATIONS]
+                return self._lines(rows, [])
+            if route.startswith("triggers/"):
+                return self._triggers(request, route)
+            if route == "metrics/channels":
+                return self._channels(request, route)
+        except BadRequest as exc:
+            return json_response(400, str(exc))
+        return json_response(404, "Resource not found")
+
+    # Routes
+
+    def _triggers(self, request: SandboxRequest, route: str) -> SandboxResponse:
+        igrp, start, end, tz = self._common(request)
+        events = events_between(igrp, start, end, tz)
+        if route == "triggers/calls":
+            events = [e for e in events if e["act"] == "call"]
+        elif route == "triggers/goals":
+            events = [e for e in events if e["act"] == "goal"]
+        events = self._filtered(request, events)
+        if request.param("excludePiiData") == "1":
+            events = [self._without_pii(e) for e in events]
+        events = self._sorted(request, events, default="vid")
+        page = self._page(request, events)
+        rows = [self._display(request, e, TRIGGER_FIELDS) for e in page]
+        return self._lines(rows, [Served(f"infinity:{route}", [(igrp, e["rowId"]) for e in page])])
+
+    def _channels(self, request: SandboxRequest, route: str) -> SandboxResponse:
+        igrp, start, end, tz = self._common(request)
+        events = self._filtered(request, events_between(igrp, start, end, tz))
+        groups = request.params("group[]") or ["ch"]
+        if any(g not in ("ch", "goal", "act") for g in groups):
+            raise BadRequest(f"Unsupported group field {groups}")
+        customs = {
+            key[len("customMetrics[") : -1]: values[-1]
+            for key, values in request.query.items()
+            if key.startswith("customMetrics[")
+        }
+        buckets: dict[tuple, list[dict]] = {}
+        for event in events:
+            buckets.setdefault(tuple(event[g] for g in groups), []).append(event)
+        rows = []
+        for values, members in buckets.items():
+            row: dict[str, t.Any] = dict(zip(groups, values, strict=True))
+            if "ch" in groups:
+                row["chName"] = CHANNELS[row["ch"]]
+            row["triggerCount"] = len(members)
+            row["callCount"] = sum(e["act"] == "call" for e in members)
+            row["goalCount"] = sum(e["act"] == "goal" for e in members)
+            row["revenue"] = round(sum(e["revenue"] for e in members), 2)
+            for reference, definition in customs.items():
+                row[reference] = self._custom_metric(definition, members)
+            rows.append(row)
+        rows = self._sorted(request, rows, default=None)
+        page = self._page(request, rows)
+        keys = [(igrp, start.isoformat(), end.isoformat(), *(r[g] for g in groups)) for r in page]
+        fields = tuple(rows[0]) if rows else ()
+        return self._lines(
+            [self._display(request, r, fields) for r in page], [Served(f"infinity:{route}", keys)]
+        )
+
+    # Parameters, as the docs define them
+
+    def _common(self, request: SandboxRequest) -> tuple[int, dt.date, dt.date, dt.tzinfo]:
+        igrp_text = request.param("igrp")
+        if not igrp_text or not igrp_text.isdigit():
+            raise BadRequest("igrp is required")
+        igrp = int(igrp_text)
+        if igrp not in INSTALLATIONS:
+            raise BadRequest(f"Unknown installation {igrp}")
+        try:
+            start = dt.date.fromisoformat(request.param("startDate") or "")
+            end = dt.date.fromisoformat(request.param("endDate") or "")
+        except ValueError:
+            raise BadRequest("startDate and endDate are required, as YYYY-MM-DD") from None
+        if end < start:
+            raise BadRequest("endDate must not be before startDate")
+        try:
+            tz: dt.tzinfo = ZoneInfo(request.param("tz") or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            raise BadRequest(f"Invalid timezone {request.param('tz')}") from None
+        return igrp, start, end, tz
+
+    def _page(self, request: SandboxRequest, rows: list[dict]) -> list[dict]:
+        try:
+            limit = int(request.param("limit") or MAX_LIMIT)
+            offset = int(request.param("offset") or 0)
+        except ValueError:
+            raise BadRequest("limit and offset must be integers") from None
+        if limit > MAX_LIMIT or limit < 1:
+            raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
+        return rows[offset : offset + limit]
+
+    def _sorted(self, request: SandboxRequest, rows: list[dict], default: str | None) -> list[dict]:
+        sorts = request.params("sort[]")
+        if not sorts:
+            return sorted(rows, key=lambda r: str(r[default])) if default else rows
+        for spec in reversed(sorts):
+            field, _, order = spec.rpartition("-")
+            if order not in ("asc", "desc") or (rows and field not in rows[0]):
+                raise BadRequest(f"Invalid sort {spec}")
+            rows = sorted(rows, key=_sort_key(field), reverse=order == "desc")
+        return rows
+
+    def _filtered(self, request: SandboxRequest, rows: list[dict]) -> list[dict]:
+        for spec in request.params("filter[]"):
+            field, operand, marker, value = [*spec.split("-", 3), "", "", ""][:4]
+            if operand != "eq" or marker != "value":
+                raise BadRequest(f"Unsupported filter {spec}")
+            rows = [r for r in rows if str(r.get(field)) == value]
+        return rows
+
+    def _display(self, request: SandboxRequest, row: dict, fields: t.Sequence[str]) -> dict:
+        wanted = request.params("display[]")
+        if not wanted:
+            return {f: row[f] for f in fields}
+        shown = {}
+        for spec in wanted:
+            field, _, alias = spec.partition("-")
+            if field not in row:
+                raise BadRequest(f"Unknown display field {field}")
+            shown[alias or field] = row[field]
+        return shown
+
+    @staticmethod
+    def _without_pii(event: dict) -> dict:
+        phone = event["srcPhoneNumber"]
+        return {
+            **event,
+            "ip": event["ip"].rsplit(".", 1)[0] + ".X",
+            "srcPhoneNumber": phone[:-4] + "XXXX" if phone else "",
+            "host": "",
+            "whois": "",
+        }
+
+    @staticmethod
+    def _custom_metric(definition: str, members: list[dict]) -> int:
+        metric, _, conditions = definition.partition("_")
+        parts = conditions.split("_")
+        selected = members
+        for field, values in zip(parts[::2], parts[1::2], strict=False):
+            allowed = set(values.split(","))
+            selected = [e for e in selected if str(e.get(field)) in allowed]
+        if metric == "goalCount":
+            return sum(e["act"] == "goal" for e in selected)
+        if metric == "callCount":
+            return sum(e["act"] == "call" for e in selected)
+        raise BadRequest(f"Unsupported custom metric {definition}")
+
+    @staticmethod
+    def _lines(rows: list[dict], served: list[Served]) -> SandboxResponse:
+        def encode(value: t.Any) -> t.Any:
+            return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, dt.datetime) else value
+
+        body = b"".join(
+            json.dumps({k: encode(v) for k, v in row.items()}, separators=(",", ":")).encode()
+            + b"\n"
+            for row in rows
+        )
+        return SandboxResponse(200, body, "application/x-ndjson", served=served)

@@ -1,0 +1,161 @@
+"""The tap: its config contract, its streams, and the CLI entry point."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import typing as t
+from functools import cached_property
+
+from singer_sdk import Stream, Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+
+from tap_perfreports import redact
+from tap_perfreports.errors import ConfigError, TapPerfReportsError
+from tap_perfreports.vendor import VendorConfig
+from tap_perfreports.vendors import VENDORS
+from tap_perfreports.windows import latest_complete_day
+
+if t.TYPE_CHECKING:
+    from tap_perfreports.sandbox.server import SandboxServer
+
+logger = logging.getLogger("tap-perfreports")
+
+#: How far back the sandbox extracts when no start_date is given.
+SANDBOX_DEFAULT_DAYS = 30
+
+
+class TapPerfReports(Tap):
+    """Vendor performance reports as Singer streams."""
+
+    name = "tap-perfreports"
+    message_writer_class = MsgSpecWriter
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "start_date",
+            th.DateType,
+            description="First reporting day to extract (required unless sandbox is on).",
+        ),
+        th.Property(
+            "end_date",
+            th.DateType,
+            description="Last reporting day to extract, inclusive. Default: each vendor's "
+            "latest complete day.",
+        ),
+        th.Property(
+            "sandbox",
+            th.BooleanType,
+            default=False,
+            description="Extract from the embedded sandbox that emulates all five APIs, "
+            "with sandbox credentials: no vendor account needed.",
+        ),
+        *(vendor.schema_property() for vendor in VENDORS),
+    ).to_dict()
+
+    _sandbox: SandboxServer | None = None
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Register every credential for redaction before anything can echo it."""
+        for vendor in VENDORS:
+            settings = self._config.get(vendor.key)
+            if not isinstance(settings, dict):
+                continue
+            for secret in vendor.secrets:
+                redact.redact.add(settings.get(secret))
+            if settings.get("username") and settings.get("password"):
+                redact.redact.add_basic_auth(str(settings["username"]), str(settings["password"]))
+        return super()._validate_config(raise_errors=raise_errors)
+
+    @cached_property
+    def vendor_configs(self) -> list[VendorConfig]:
+        """Each configured vendor's settings, resolved and checked before any request."""
+        config = self.config
+        now = dt.datetime.now(dt.UTC)
+        sandbox = bool(config.get("sandbox"))
+        end = _date_setting(config, "end_date")
+        start = _date_setting(config, "start_date")
+        if start is None and not sandbox:
+            raise ConfigError("start_date", "required (a date such as 2024-01-31)")
+        if start is not None and start > now.date():
+            raise ConfigError("start_date", f"{start} is in the future")
+        if start is not None and end is not None and end < start:
+            raise ConfigError("end_date", f"{end} is before start_date {start}")
+
+        resolved = []
+        for vendor in VENDORS:
+            settings = config.get(vendor.key)
+            if settings is None:
+                continue
+            settings = dict(settings)
+            # The SDK fills in the documented default, so only another URL is a choice.
+            explicit_url = settings.get("api_url")
+            if explicit_url == vendor.api_url:
+                explicit_url = None
+            if sandbox:
+                settings = {**vendor.sandbox_settings, **settings}
+            vendor.validate(settings)
+            vendor_end = end or (
+                vendor.default_end_date(now)
+                if vendor.default_end_date
+                else latest_complete_day(now)
+            )
+            vendor_start = start or vendor_end - dt.timedelta(days=SANDBOX_DEFAULT_DAYS - 1)
+            if sandbox and not explicit_url:
+                api_url = self.sandbox_server().base_url + vendor.sandbox_path()
+            else:
+                api_url = str(explicit_url or vendor.api_url)
+            lookback = settings.get("lookback_days")
+            resolved.append(
+                VendorConfig(
+                    key=vendor.key,
+                    settings=settings,
+                    api_url=api_url.rstrip("/"),
+                    lookback_days=vendor.lookback_days if lookback is None else int(lookback),
+                    start_date=vendor_start,
+                    end_date=vendor_end,
+                    sandbox=sandbox,
+                )
+            )
+        return resolved
+
+    def sandbox_server(self) -> SandboxServer:
+        """The embedded sandbox, started on a free loopback port on first use."""
+        if TapPerfReports._sandbox is None:
+            from tap_perfreports.sandbox.server import start_sandbox
+
+            TapPerfReports._sandbox = start_sandbox()
+            self.logger.info("Sandbox serving on %s", TapPerfReports._sandbox.base_url)
+        return TapPerfReports._sandbox
+
+    def discover_streams(self) -> list[Stream]:
+        by_key = {vendor.key: vendor for vendor in VENDORS}
+        streams: list[Stream] = []
+        for vendor_config in self.vendor_configs:
+            streams.extend(by_key[vendor_config.key].build_streams(self, vendor_config))
+        return streams
+
+
+def _date_setting(config: t.Mapping[str, t.Any], name: str) -> dt.date | None:
+    value = config.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise ConfigError(name, f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def main() -> None:
+    """Console script: the SDK CLI, with expected failures as one clear line."""
+    redact.install()
+    try:
+        TapPerfReports.cli()
+    except TapPerfReportsError as exc:
+        logger.error("%s", exc)  # noqa: TRY400 - expected failures get no traceback
+        sys.exit(1)
+
+
+redact.install()

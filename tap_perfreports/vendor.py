@@ -1,0 +1,85 @@
+"""What a vendor module declares, and the resolved settings its streams receive.
+
+Each module in `tap_perfreports/vendors/` exposes one `Vendor`. The tap assembles its
+config schema from them, and a vendor whose config object is absent adds no streams.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
+
+if t.TYPE_CHECKING:
+    from singer_sdk import Stream, Tap
+
+
+@dataclass(frozen=True)
+class VendorConfig:
+    """One vendor's settings after defaults, sandbox and date resolution."""
+
+    key: str
+    settings: t.Mapping[str, t.Any]
+    api_url: str
+    lookback_days: int
+    start_date: dt.date
+    end_date: dt.date
+    sandbox: bool
+
+    def __getitem__(self, name: str) -> t.Any:
+        return self.settings[name]
+
+    def get(self, name: str, default: t.Any = None) -> t.Any:
+        value = self.settings.get(name)
+        return default if value is None else value
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """A vendor API: its settings, its sandbox credentials and how to build its streams."""
+
+    key: str
+    title: str
+    api_url: str
+    lookback_days: int
+    #: The vendor's own settings (api_url and lookback_days are added for every vendor).
+    properties: tuple[th.Property, ...]
+    #: Settings that hold credentials: registered for redaction, marked sensitive.
+    secrets: tuple[str, ...]
+    #: Values that fill the vendor object when `sandbox: true`.
+    sandbox_settings: t.Mapping[str, t.Any]
+    build_streams: t.Callable[[Tap, VendorConfig], list[Stream]]
+    #: Raises ConfigError for rules JSON schema cannot say (combinations, ranges).
+    validate: t.Callable[[t.Mapping[str, t.Any]], None] = field(default=lambda settings: None)
+    #: End date when the user gives none: the vendor's latest complete reporting day.
+    default_end_date: t.Callable[[dt.datetime], dt.date] | None = None
+
+    def schema_property(self) -> th.Property:
+        return th.Property(
+            self.key,
+            th.ObjectType(
+                th.Property(
+                    "api_url",
+                    th.URIType,
+                    default=self.api_url,
+                    description=f"Base URL of the {self.title} API.",
+                ),
+                th.Property(
+                    "lookback_days",
+                    th.IntegerType(minimum=0),
+                    default=self.lookback_days,
+                    description="Days before the bookmark to extract again, for late or "
+                    "restated data.",
+                ),
+                *self.properties,
+                additional_properties=False,
+            ),
+            description=f"{self.title}. Leave out to extract nothing from this vendor.",
+        )
+
+    def sandbox_path(self) -> str:
+        """Where the sandbox serves this vendor: /<key> plus the documented base path."""
+        return f"/{self.key}{urlsplit(self.api_url).path.rstrip('/')}"

@@ -1,0 +1,7 @@
+"""One module per vendor API; each exposes `VENDOR`."""
+
+from __future__ import annotations
+
+from tap_perfreports.vendors import infinity
+
+VENDORS = (infinity.VENDOR,)

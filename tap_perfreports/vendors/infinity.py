@@ -1,0 +1,443 @@
+"""Infinity Reports API v2: event and metric reports as JSON lines, paged by limit/offset.
+
+Every configured report is a stream `infinity_<name>` partitioned by installation
+(`igrp`). Event reports (`triggers/...`) are incremental on the event time and paged in
+`rowId` order, which keeps limit/offset paging stable; aggregate reports (`metrics/...`)
+are fetched one day per request so each row carries its `date`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import typing as t
+from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+from singer_sdk import typing as th
+
+from tap_perfreports.casting import Cast, cast_for, datetime_caster, snake_case
+from tap_perfreports.errors import ConfigError, ParseError, PermanentError
+from tap_perfreports.http import HttpClient, RetryPolicy, VendorErrors
+from tap_perfreports.sandbox import infinity as sandbox
+from tap_perfreports.streams import ReportStream
+from tap_perfreports.vendor import Vendor, VendorConfig
+from tap_perfreports.windows import Window, latest_complete_day
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from singer_sdk import Stream, Tap
+
+API_URL = "https://api.infinitycloud.com/reports/v2"
+MAX_PAGE_SIZE = 10_000
+EVENT_WINDOW_DAYS = 31
+
+#: JSON-schema types of the vendor fields we know; others are strings.
+FIELD_TYPES: dict[str, dict] = {
+    "rowId": {"type": ["integer"]},
+    "triggerDatetime": {"type": ["string"], "format": "date-time"},
+    "igrp": {"type": ["integer"]},
+    "ch": {"type": ["integer", "null"]},
+    "goal": {"type": ["integer", "null"]},
+    "revenue": {"type": ["number", "null"]},
+    "attributionModelId": {"type": ["integer", "null"]},
+}
+
+DEFAULT_REPORTS: tuple[dict[str, t.Any], ...] = (
+    {
+        "name": "triggers",
+        "route": "triggers/all",
+        "display": [
+            "rowId",
+            "triggerDatetime",
+            "act",
+            "vid",
+            "ch",
+            "goal",
+            "srcPhoneNumber",
+            "ip",
+            "host",
+            "whois",
+            "revenue",
+        ],
+    },
+    {
+        "name": "channel_metrics",
+        "route": "metrics/channels",
+        "group": ["ch"],
+        "display": ["ch", "chName", "triggerCount", "callCount", "goalCount", "revenue"],
+    },
+)
+
+
+def field_schema(field: str) -> dict:
+    """Type of a vendor field: known ones from the catalog, counts as integers."""
+    if field in FIELD_TYPES:
+        return FIELD_TYPES[field]
+    if field.endswith("Count"):
+        return {"type": ["integer", "null"]}
+    return {"type": ["string", "null"]}
+
+
+class InfinityReport:
+    """One configured report: its route, query and the columns it produces."""
+
+    def __init__(self, spec: t.Mapping[str, t.Any]) -> None:
+        self.name: str = spec["name"]
+        self.route: str = spec["route"].strip("/")
+        self.is_event_report = self.route.startswith("triggers/")
+        self.incremental: bool = spec.get("incremental", True) is not False
+        self.group: list[str] = list(spec.get("group") or [])
+        self.filters: list[str] = list(spec.get("filter") or [])
+        self.sort: list[str] = list(spec.get("sort") or [])
+        self.custom_metrics: dict[str, str] = dict(spec.get("custom_metrics") or {})
+        self.ch_type: str | None = spec.get("ch_type")
+        self.attribution_model_id: int | None = spec.get("attribution_model_id")
+        display = list(spec.get("display") or [])
+        if self.is_event_report:
+            display = ["rowId", "triggerDatetime"] + [
+                d for d in display if d not in ("rowId", "triggerDatetime")
+            ]
+        else:
+            display = self.group + [d for d in display if d not in self.group]
+        display += [ref for ref in self.custom_metrics if ref not in display]
+        self.display = display
+        #: vendor field (or alias) -> column name
+        self.columns = {self.output_name(d): snake_case(self.output_name(d)) for d in display}
+
+    @staticmethod
+    def output_name(display: str) -> str:
+        """The key the API uses in its rows: the alias of `field-alias`, else the field."""
+        field, _, alias = display.partition("-")
+        return alias or field
+
+    def source_field(self, display: str) -> str:
+        return display.partition("-")[0]
+
+    def query(self) -> list[tuple[str, str | int]]:
+        params: list[tuple[str, str | int]] = [("display[]", d) for d in self.display]
+        params += [("filter[]", f) for f in self.filters]
+        params += [("group[]", g) for g in self.group]
+        sort = ["rowId-asc"] if self.is_event_report else []
+        params += [("sort[]", s) for s in sort + [s for s in self.sort if s not in sort]]
+        params += [(f"customMetrics[{ref}]", value) for ref, value in self.custom_metrics.items()]
+        if self.ch_type:
+            params.append(("chType", self.ch_type))
+        if self.attribution_model_id is not None:
+            params.append(("attributionModelId", self.attribution_model_id))
+        return params
+
+    def schema(self) -> dict:
+        properties: dict[str, dict] = {"igrp": {"type": ["integer"]}}
+        if not self.is_event_report and self.incremental:
+            properties["date"] = {"type": ["string"], "format": "date"}
+        for display in self.display:
+            field = self.source_field(display)
+            if display in self.custom_metrics:
+                metric = self.custom_metrics[display].partition("_")[0]
+                properties[self.columns[display]] = field_schema(metric)
+            else:
+                prop = field_schema(field)
+                if field in self.group:  # part of the primary key: never null
+                    prop = {**prop, "type": [t for t in prop["type"] if t != "null"]}
+                properties[self.columns[self.output_name(display)]] = prop
+        return {"type": "object", "properties": properties}
+
+    def primary_keys(self) -> list[str]:
+        if self.is_event_report:
+            return ["igrp", "trigger_datetime", "row_id"]
+        dates = ["date"] if self.incremental else []
+        return ["igrp", *dates, *(snake_case(g) for g in self.group)]
+
+    def replication_key(self) -> str | None:
+        if not self.incremental:
+            return None
+        return "trigger_datetime" if self.is_event_report else "date"
+
+
+def parse_lines(
+    body: t.IO[bytes], columns: t.Mapping[str, str], casts: t.Mapping[str, Cast]
+) -> Iterator[dict[str, t.Any]]:
+    """Typed records from a JSON-lines body: vendor keys renamed to columns, cast once."""
+    decode = msgspec.json.Decoder().decode
+    for number, line in enumerate(body, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = decode(line)
+        except msgspec.DecodeError:
+            raise ParseError(f"line {number} is not JSON") from None
+        if not isinstance(row, dict):
+            raise ParseError(f"line {number} is not a JSON object")
+        try:
+            yield {column: casts[column](row.get(key)) for key, column in columns.items()}
+        except ParseError as exc:
+            raise ParseError(f"line {number}: {exc}") from None
+
+
+def describe_error(status: int, body: bytes) -> str:
+    """Infinity errors are a JSON string: `"Resource not found"`."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text[:300]
+    return value if isinstance(value, str) else text[:300]
+
+
+def check_body(head: bytes) -> None:
+    """A 200 whose body is a JSON string is an error message, not an empty report."""
+    if head.lstrip().startswith(b'"'):
+        raise PermanentError(f"the API answered with an error: {describe_error(200, head)}")
+
+
+HINTS = {
+    401: "Check infinity.username and infinity.password (HTTP basic auth).",
+    403: "The login lacks permission for this installation or report; ask your Infinity admin.",
+    400: "Check this report's settings under infinity.reports (route, display, filter, group).",
+    404: "Check the report's route under infinity.reports.",
+}
+
+
+class InfinityStream(ReportStream):
+    """One Infinity report, partitioned by installation."""
+
+    max_window_days = EVENT_WINDOW_DAYS
+
+    def __init__(
+        self, tap: Tap, vendor: VendorConfig, report: InfinityReport, client: HttpClient
+    ) -> None:
+        self.report = report
+        self.client = client
+        if not report.is_event_report:
+            self.max_window_days = 1
+        super().__init__(
+            tap,
+            vendor,
+            name=f"infinity_{report.name}",
+            schema=report.schema(),
+            primary_keys=report.primary_keys(),
+            replication_key=report.replication_key(),
+        )
+        self.casts = {name: cast_for(prop) for name, prop in self.schema["properties"].items()}
+        if "trigger_datetime" in self.casts:
+            self.casts["trigger_datetime"] = datetime_caster(self.tz)
+
+    @cached_property
+    def tz(self) -> dt.tzinfo:
+        return ZoneInfo(self.vendor.get("tz", "UTC"))
+
+    @cached_property
+    def auth(self) -> tuple[str, str]:
+        return str(self.vendor["username"]), str(self.vendor["password"])
+
+    @property
+    def partitions(self) -> list[dict] | None:
+        return [{"igrp": igrp} for igrp in installations(self.vendor, self.client)]
+
+    def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
+        if self.report.incremental:
+            yield from super().get_records(context)
+        else:
+            yield from self.pages(dict(context or {}), None)
+
+    def extract_window(self, context: dict, window: Window) -> Iterator[dict]:
+        yield from self.pages(context, window)
+
+    def pages(self, context: dict, window: Window | None) -> Iterator[dict]:
+        """Every page of one query, `page_size` rows at a time, until a short page."""
+        page_size = int(self.vendor.get("page_size", MAX_PAGE_SIZE))
+        params: list[tuple[str, str | int]] = [("igrp", context["igrp"]), *self.report.query()]
+        if window is not None:
+            params += [("startDate", window.start.isoformat()), ("endDate", window.end.isoformat())]
+        if self.vendor.get("tz"):
+            params.append(("tz", self.vendor["tz"]))
+        if self.vendor.get("exclude_pii"):
+            params.append(("excludePiiData", 1))
+        extra = {"date": window.start.isoformat()} if "date" in self.casts and window else {}
+        offset = 0
+        while True:
+            page = [*params, ("limit", page_size), ("offset", offset)]
+            where = self.where(context, window) + f" | offset {offset}"
+            with self.client.fetch(
+                f"{self.vendor.api_url}/{self.report.route}",
+                where=where,
+                params=page,
+                auth=self.auth,
+            ) as body:
+                count = 0
+                try:
+                    for record in parse_lines(body, self.report.columns, self.casts):
+                        count += 1
+                        record["igrp"] = context["igrp"]
+                        record.update(extra)
+                        yield record
+                except ParseError as exc:
+                    raise ParseError(f"{where}: unreadable response ({exc}).") from None
+            if count < page_size:
+                return
+            offset += count
+
+
+def installations(vendor: VendorConfig, client: HttpClient) -> list[int]:
+    """Configured installation ids, or every one the login can see (`igrps` route)."""
+    configured = vendor.get("igrps")
+    if configured:
+        return [int(i) for i in configured]
+    with client.fetch(
+        f"{vendor.api_url}/igrps",
+        where="infinity installations (igrps)",
+        auth=(str(vendor["username"]), str(vendor["password"])),
+    ) as body:
+        found = []
+        for row in parse_lines(
+            body, {"igrp": "igrp", "igrpId": "igrp_id"}, {"igrp": str, "igrp_id": str}
+        ):
+            value = row["igrp"] if row["igrp"] not in (None, "None") else row["igrp_id"]
+            found.append(int(value))
+    return found
+
+
+def build_streams(tap: Tap, vendor: VendorConfig) -> list[Stream]:
+    client = HttpClient(
+        "Infinity",
+        errors=VendorErrors(
+            describe=describe_error, hint=lambda s: HINTS.get(s, ""), check_body=check_body
+        ),
+        retry=RetryPolicy(base_seconds=0.05) if vendor.sandbox else None,
+    )
+    reports = vendor.get("reports") or DEFAULT_REPORTS
+    return [InfinityStream(tap, vendor, InfinityReport(spec), client) for spec in reports]
+
+
+def validate(settings: t.Mapping[str, t.Any]) -> None:
+    for name in ("username", "password"):
+        if not settings.get(name):
+            raise ConfigError(f"infinity.{name}", "required (HTTP basic auth login)")
+    page_size = settings.get("page_size")
+    if page_size is not None and not 1 <= int(page_size) <= MAX_PAGE_SIZE:
+        raise ConfigError("infinity.page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
+    if settings.get("tz"):
+        try:
+            ZoneInfo(settings["tz"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                "infinity.tz", f"{settings['tz']!r} is not a time zone such as Europe/London"
+            ) from None
+    names = [r.get("name") for r in settings.get("reports") or []]
+    if len(set(names)) != len(names):
+        raise ConfigError("infinity.reports", "report names must be unique")
+    for report in settings.get("reports") or []:
+        if not str(report.get("route", "")).startswith(("triggers/", "metrics/")) and report.get(
+            "incremental", True
+        ):
+            raise ConfigError(
+                f"infinity.reports[{report.get('name')}].route",
+                "incremental reports must be a triggers/... or metrics/... route; "
+                "set incremental: false for others",
+            )
+        if str(report.get("route", "")).startswith("metrics/") and not report.get("display"):
+            raise ConfigError(
+                f"infinity.reports[{report.get('name')}].display",
+                "metrics reports need display fields",
+            )
+
+
+def default_end_date(now: dt.datetime) -> dt.date:
+    return latest_complete_day(now)
+
+
+REPORT = th.ObjectType(
+    th.Property(
+        "name",
+        th.StringType(pattern=r"^[a-z][a-z0-9_]*$"),
+        required=True,
+        description="Stream name suffix: the stream is infinity_<name>.",
+    ),
+    th.Property(
+        "route",
+        th.StringType,
+        required=True,
+        description="API route, e.g. triggers/calls or metrics/channels.",
+    ),
+    th.Property(
+        "display",
+        th.ArrayType(th.StringType),
+        description="Fields to output (display[]); `field-alias` renames.",
+    ),
+    th.Property(
+        "filter",
+        th.ArrayType(th.StringType),
+        description="Filters (filter[]), e.g. act-eq-value-call.",
+    ),
+    th.Property(
+        "group",
+        th.ArrayType(th.StringType),
+        description="Group fields (group[]) of an aggregate report.",
+    ),
+    th.Property(
+        "sort",
+        th.ArrayType(th.StringType),
+        description="Extra sort (sort[]); event reports always page by rowId.",
+    ),
+    th.Property(
+        "custom_metrics",
+        th.ObjectType(additional_properties=th.StringType),
+        description="customMetrics[reference]=definition, e.g. goals246: goalCount_goal_246.",
+    ),
+    th.Property("ch_type", th.StringType, description="Channel type (chType)."),
+    th.Property("attribution_model_id", th.IntegerType, description="attributionModelId."),
+    th.Property(
+        "incremental",
+        th.BooleanType,
+        default=True,
+        description="Extract by date windows (true) or in full every run (false).",
+    ),
+    additional_properties=False,
+)
+
+VENDOR = Vendor(
+    key="infinity",
+    title="Infinity Reports API v2",
+    api_url=API_URL,
+    lookback_days=3,
+    properties=(
+        th.Property("username", th.StringType, description="Infinity login (HTTP basic auth)."),
+        th.Property("password", th.StringType, secret=True, description="Infinity password."),
+        th.Property(
+            "igrps",
+            th.ArrayType(th.IntegerType),
+            description="Installation ids; default: every installation the login sees.",
+        ),
+        th.Property(
+            "tz",
+            th.StringType,
+            description="Report time zone (tz), e.g. Europe/London; default UTC.",
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
+            default=MAX_PAGE_SIZE,
+            description="Rows per request (limit); the API allows at most 10000.",
+        ),
+        th.Property(
+            "exclude_pii",
+            th.BooleanType,
+            default=False,
+            description="Ask the API to redact PII (excludePiiData=1).",
+        ),
+        th.Property(
+            "reports",
+            th.ArrayType(REPORT),
+            description="Reports to extract, each a stream infinity_<name>; default: "
+            "triggers (triggers/all) and channel_metrics (metrics/channels by ch).",
+        ),
+    ),
+    secrets=("password",),
+    sandbox_settings={"username": sandbox.USERNAME, "password": sandbox.PASSWORD},
+    build_streams=build_streams,
+    validate=validate,
+    default_end_date=default_end_date,
+)
