@@ -88,7 +88,12 @@ class InfinityEmulator:
     key = "infinity"
 
     def error_response(self, status: int) -> SandboxResponse:
-        messages = {401: "Unauthorised", 403: "Forbidden", 404: "Resource not found"}
+        messages = {
+            401: "Unauthorised",
+            403: "Forbidden",
+            404: "Resource not found",
+            429: "Too many requests",
+        }
         return json_response(status, messages.get(status, "Internal server error"))
 
     def handle(self, request: SandboxRequest) -> SandboxResponse:
