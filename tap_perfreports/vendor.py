@@ -65,7 +65,7 @@ class Vendor:
                     "api_url",
                     th.URIType,
                     default=self.api_url,
-                    description=f"Base URL of the {self.title} API.",
+                    description=f"Base URL of the {self.title}; change it only for a proxy.",
                 ),
                 th.Property(
                     "lookback_days",

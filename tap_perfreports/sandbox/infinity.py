@@ -8,6 +8,7 @@ agree with each other the way the real reports do.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import typing as t
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,12 +35,16 @@ TRIGGER_FIELDS = (
 )  # fmt: skip
 
 
-def events_on(igrp: int, day: dt.date) -> list[dict[str, t.Any]]:
-    """The events installation `igrp` tracked on UTC `day`, in time order."""
+@functools.lru_cache(maxsize=256)
+def events_on(igrp: int, day: dt.date, scale: int = 1) -> list[dict[str, t.Any]]:
+    """The events installation `igrp` tracked on UTC `day`, in time order.
+
+    `scale` multiplies the volume (benchmarks); rowIds stay unique up to scale 100.
+    """
     rng = stable_random("infinity", igrp, day)
-    count = rng.randint(20, 60)
+    count = rng.randint(20, 60) * scale
     seconds = sorted(rng.randrange(86_400) for _ in range(count))
-    base_id = igrp * 100_000_000 + (day - EPOCH).days * 1_000
+    base_id = igrp * 10_000_000_000 + (day - EPOCH).days * 100_000
     start = dt.datetime.combine(day, dt.time(), dt.UTC)
     events = []
     for index, second in enumerate(seconds):
@@ -63,12 +68,14 @@ def events_on(igrp: int, day: dt.date) -> list[dict[str, t.Any]]:
     return events
 
 
-def events_between(igrp: int, start: dt.date, end: dt.date, tz: dt.tzinfo) -> list[dict]:
+def events_between(
+    igrp: int, start: dt.date, end: dt.date, tz: dt.tzinfo, scale: int = 1
+) -> list[dict]:
     """Events whose local date in `tz` is within [start, end]."""
     found = []
     day = start - dt.timedelta(days=1)
     while day <= end + dt.timedelta(days=1):
-        for event in events_on(igrp, day):
+        for event in events_on(igrp, day, scale):
             local = event["triggerDatetime"].astimezone(tz)
             if start <= local.date() <= end:
                 found.append({**event, "triggerDatetime": local})
@@ -86,6 +93,8 @@ class BadRequest(Exception):
 
 class InfinityEmulator:
     key = "infinity"
+    #: Multiplies the number of events per day (`tap-perfreports-sandbox --scale`).
+    scale = 1
 
     def error_response(self, status: int) -> SandboxResponse:
         messages = {
@@ -116,7 +125,7 @@ class InfinityEmulator:
 
     def _triggers(self, request: SandboxRequest, route: str) -> SandboxResponse:
         igrp, start, end, tz = self._common(request)
-        events = events_between(igrp, start, end, tz)
+        events = self._window_events(igrp, start, end, tz)
         if route == "triggers/calls":
             events = [e for e in events if e["act"] == "call"]
         elif route == "triggers/goals":
@@ -131,7 +140,7 @@ class InfinityEmulator:
 
     def _channels(self, request: SandboxRequest, route: str) -> SandboxResponse:
         igrp, start, end, tz = self._common(request)
-        events = self._filtered(request, events_between(igrp, start, end, tz))
+        events = self._filtered(request, self._window_events(igrp, start, end, tz))
         groups = request.params("group[]") or ["ch"]
         if any(g not in ("ch", "goal", "act") for g in groups):
             raise BadRequest(f"Unsupported group field {groups}")
@@ -162,6 +171,11 @@ class InfinityEmulator:
         return self._lines(
             [self._display(request, r, fields) for r in page], [Served(f"infinity:{route}", keys)]
         )
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019 - one emulator per server, few windows
+    def _window_events(self, igrp: int, start: dt.date, end: dt.date, tz: dt.tzinfo) -> list[dict]:
+        """A window's events, kept while its pages are requested one after another."""
+        return events_between(igrp, start, end, tz, self.scale)
 
     # Parameters, as the docs define them
 

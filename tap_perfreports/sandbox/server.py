@@ -221,8 +221,17 @@ def main() -> None:
         action="store_true",
         help="count served rows without remembering their keys (for large benchmarks)",
     )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        help="multiply the data volume of the emulators that support it (benchmarks)",
+    )
     args = parser.parse_args()
     server = SandboxServer(("127.0.0.1", args.port), record_keys=not args.no_keys)
+    for emulator in server.emulators.values():
+        if hasattr(emulator, "scale"):
+            emulator.scale = args.scale  # type: ignore[attr-defined]
     print(f"tap-perfreports sandbox on {server.base_url}", flush=True)
     try:
         server.serve_forever()

@@ -1,0 +1,3 @@
+from tap_perfreports.sandbox.server import main
+
+main()
