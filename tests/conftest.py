@@ -7,6 +7,7 @@ import typing as t
 import pytest
 
 from tap_perfreports.sandbox.server import SandboxServer, start_sandbox
+from tests.helpers import assert_no_secret, known_secrets
 
 
 @pytest.fixture
@@ -17,3 +18,17 @@ def sandbox() -> t.Iterator[SandboxServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> t.Iterator[None]:
+    """Fail any test whose captured output or failure report holds a sandbox credential."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    captured = "\n".join(content for _, content in report.sections)
+    captured += report.longreprtext or ""
+    try:
+        assert_no_secret(captured, known_secrets())
+    except AssertionError as leak:
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: {leak}"

@@ -15,6 +15,33 @@ VENDOR_DOCS = REPO.parent / "shared" / "vendor-docs"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+def known_secrets(config: t.Mapping[str, t.Any] | None = None) -> set[str]:
+    """Every credential a test run may hold: all sandbox logins, and the config's secrets."""
+    from tap_perfreports.vendors import VENDORS
+
+    found = set()
+    for vendor in VENDORS:
+        settings = (config or {}).get(vendor.key) or {}
+        for name in vendor.secrets:
+            for source in (vendor.sandbox_settings, settings):
+                if source.get(name):
+                    found.add(str(source[name]))
+    return found
+
+
+def assert_no_secret(text: str, secrets: t.Iterable[str]) -> None:
+    """Fail if any secret, plain or URL-encoded, appears in `text` (without printing it)."""
+    from urllib.parse import quote, quote_plus
+
+    for secret in secrets:
+        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+            if form in text:
+                raise AssertionError(
+                    f"a credential ({len(secret)} characters, starting {secret[:2]!r}) "
+                    "appeared in captured output"
+                )
+
+
 @dataclass
 class TapRun:
     """One finished `tap-perfreports` process: its exit code, messages and log."""
@@ -80,6 +107,7 @@ def run_tap(
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=timeout, env=env, check=False
         )
+    assert_no_secret(done.stdout + done.stderr, known_secrets(config))
     messages = []
     for line in done.stdout.splitlines():
         if line.startswith("{"):
