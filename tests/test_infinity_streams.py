@@ -92,7 +92,10 @@ def test_channel_metrics_agree_with_the_events_they_aggregate(sandbox):
 def test_installations_are_discovered_when_not_configured(sandbox):
     run = run_tap(sandbox_config(sandbox, "infinity", "2026-10-01", "2026-10-01"))
     assert {r["igrp"] for r in run.records("infinity_triggers")} == {1001, 1002}
-    assert any(r.path == "/reports/v2/igrps" for r in sandbox.ledger.requests)
+    paths = [r.path for r in sandbox.ledger.requests]
+    assert paths.count("/reports/v2/igrps") == 1, "installations are looked up once per run"
+    # one day, two installations, two reports: the minimum number of report requests
+    assert len(paths) == 1 + 2 * 2
 
 
 def test_custom_reports_time_zone_and_pii_options(sandbox):

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 from singer_sdk import typing as th
 
-from tap_perfreports.casting import Cast, cast_for, datetime_caster, snake_case
+from tap_perfreports.casting import Cast, cast_for, datetime_caster, snake_case, to_int
 from tap_perfreports.errors import ConfigError, ParseError, PermanentError
 from tap_perfreports.http import HttpClient, RetryPolicy, VendorErrors
 from tap_perfreports.sandbox import infinity as sandbox
@@ -207,10 +207,10 @@ class InfinityStream(ReportStream):
     max_window_days = EVENT_WINDOW_DAYS
 
     def __init__(
-        self, tap: Tap, vendor: VendorConfig, report: InfinityReport, client: HttpClient
+        self, tap: Tap, vendor: VendorConfig, report: InfinityReport, account: InfinityAccount
     ) -> None:
         self.report = report
-        self.client = client
+        self.account = account
         if not report.is_event_report:
             self.max_window_days = 1
         super().__init__(
@@ -229,13 +229,9 @@ class InfinityStream(ReportStream):
     def tz(self) -> dt.tzinfo:
         return ZoneInfo(self.vendor.get("tz", "UTC"))
 
-    @cached_property
-    def auth(self) -> tuple[str, str]:
-        return str(self.vendor["username"]), str(self.vendor["password"])
-
     @property
     def partitions(self) -> list[dict] | None:
-        return [{"igrp": igrp} for igrp in installations(self.vendor, self.client)]
+        return [{"igrp": igrp} for igrp in self.account.installations]
 
     def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
         if self.report.incremental:
@@ -261,11 +257,11 @@ class InfinityStream(ReportStream):
         while True:
             page = [*params, ("limit", page_size), ("offset", offset)]
             where = self.where(context, window) + f" | offset {offset}"
-            with self.client.fetch(
+            with self.account.client.fetch(
                 f"{self.vendor.api_url}/{self.report.route}",
                 where=where,
                 params=page,
-                auth=self.auth,
+                auth=self.account.auth,
             ) as body:
                 count = 0
                 try:
@@ -281,35 +277,42 @@ class InfinityStream(ReportStream):
             offset += count
 
 
-def installations(vendor: VendorConfig, client: HttpClient) -> list[int]:
-    """Configured installation ids, or every one the login can see (`igrps` route)."""
-    configured = vendor.get("igrps")
-    if configured:
-        return [int(i) for i in configured]
-    with client.fetch(
-        f"{vendor.api_url}/igrps",
-        where="infinity installations (igrps)",
-        auth=(str(vendor["username"]), str(vendor["password"])),
-    ) as body:
-        found = []
-        for row in parse_lines(
-            body, {"igrp": "igrp", "igrpId": "igrp_id"}, {"igrp": str, "igrp_id": str}
-        ):
-            value = row["igrp"] if row["igrp"] not in (None, "None") else row["igrp_id"]
-            found.append(int(value))
-    return found
+class InfinityAccount:
+    """The login shared by all Infinity streams: one HTTP client, installations looked up once."""
+
+    def __init__(self, vendor: VendorConfig) -> None:
+        self.vendor = vendor
+        self.auth = (str(vendor["username"]), str(vendor["password"]))
+        self.client = HttpClient(
+            "Infinity",
+            errors=VendorErrors(
+                describe=describe_error, hint=lambda s: HINTS.get(s, ""), check_body=check_body
+            ),
+            retry=RetryPolicy(base_seconds=0.05) if vendor.sandbox else None,
+        )
+
+    @cached_property
+    def installations(self) -> list[int]:
+        """Configured installation ids, or every one the login can see (`igrps` route)."""
+        configured = self.vendor.get("igrps")
+        if configured:
+            return [int(i) for i in configured]
+        columns = {"igrp": "igrp", "igrpId": "igrp_id"}
+        casts: dict[str, Cast] = {"igrp": to_int, "igrp_id": to_int}
+        with self.client.fetch(
+            f"{self.vendor.api_url}/igrps", where="infinity installations (igrps)", auth=self.auth
+        ) as body:
+            rows = list(parse_lines(body, columns, casts))
+        found = [row["igrp"] if row["igrp"] is not None else row["igrp_id"] for row in rows]
+        if None in found:
+            raise ParseError("infinity installations (igrps): a row has no igrp or igrpId")
+        return t.cast(list[int], found)
 
 
 def build_streams(tap: Tap, vendor: VendorConfig) -> list[Stream]:
-    client = HttpClient(
-        "Infinity",
-        errors=VendorErrors(
-            describe=describe_error, hint=lambda s: HINTS.get(s, ""), check_body=check_body
-        ),
-        retry=RetryPolicy(base_seconds=0.05) if vendor.sandbox else None,
-    )
+    account = InfinityAccount(vendor)
     reports = vendor.get("reports") or DEFAULT_REPORTS
-    return [InfinityStream(tap, vendor, InfinityReport(spec), client) for spec in reports]
+    return [InfinityStream(tap, vendor, InfinityReport(spec), account) for spec in reports]
 
 
 def validate(settings: t.Mapping[str, t.Any]) -> None:
