@@ -71,7 +71,12 @@ class ReportStream(Stream):
         return self.vendor.end_date
 
     def bookmark(self, context: t.Mapping[str, t.Any] | None) -> dt.date | None:
-        return parse_bookmark(self.get_starting_replication_key_value(context))
+        """The last day this partition extracted completely, from the incoming state.
+
+        Read from the state itself: the SDK's starting value falls back to start_date,
+        which would mark a day done that was never extracted.
+        """
+        return parse_bookmark(self.get_context_state(context).get("replication_key_value"))
 
     def plan(self, context: dict) -> list[Window]:
         """The windows this run extracts for one partition, oldest first."""
