@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import logging
 import sys
 import typing as t
@@ -73,6 +74,7 @@ class TapPerfReports(Tap):
     def vendor_configs(self) -> list[VendorConfig]:
         """Each configured vendor's settings, resolved and checked before any request."""
         config = self.config
+        _reject_unknown_settings(config, self.config_jsonschema)
         now = dt.datetime.now(dt.UTC)
         sandbox = bool(config.get("sandbox"))
         end = _date_setting(config, "end_date")
@@ -136,6 +138,16 @@ class TapPerfReports(Tap):
         for vendor_config in self.vendor_configs:
             streams.extend(by_key[vendor_config.key].build_streams(self, vendor_config))
         return streams
+
+
+def _reject_unknown_settings(config: t.Mapping[str, t.Any], schema: dict) -> None:
+    """A misspelt vendor key would silently extract nothing: name it instead."""
+    known = set(schema.get("properties", {}))
+    for name in config:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(name, f"unknown setting{hint}")
 
 
 def _date_setting(config: t.Mapping[str, t.Any], name: str) -> dt.date | None:

@@ -102,3 +102,12 @@ def test_bad_config_fails_before_any_request_naming_the_setting(sandbox):
     assert "Invalid setting 'end_date'" in run.last_log_line
     assert sandbox.ledger.requests == []
     assert "Traceback" not in run.stderr
+
+
+def test_a_misspelt_vendor_key_is_named_not_ignored(sandbox):
+    config = triggers_only(sandbox)
+    config["infinty"] = config.pop("infinity")
+    run = run_tap(config)
+    assert run.returncode == 1
+    assert "Invalid setting 'infinty': unknown setting; did you mean 'infinity'?" in run.stderr
+    assert sandbox.ledger.requests == []
