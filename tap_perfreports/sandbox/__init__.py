@@ -11,6 +11,7 @@ if t.TYPE_CHECKING:
 def build_emulators() -> dict[str, Emulator]:
     """One emulator per vendor, keyed by the vendor's config key (its URL prefix)."""
     from tap_perfreports.sandbox.infinity import InfinityEmulator
+    from tap_perfreports.sandbox.plumvoice import PlumVoiceEmulator
 
-    emulators: list[Emulator] = [InfinityEmulator()]
+    emulators: list[Emulator] = [InfinityEmulator(), PlumVoiceEmulator()]
     return {emulator.key: emulator for emulator in emulators}

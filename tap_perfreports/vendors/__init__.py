@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tap_perfreports.vendors import infinity
+from tap_perfreports.vendors import infinity, plumvoice
 
-VENDORS = (infinity.VENDOR,)
+VENDORS = (infinity.VENDOR, plumvoice.VENDOR)

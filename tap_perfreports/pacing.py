@@ -1,0 +1,201 @@
+"""Proactive rate limiting: wait for the window to reset instead of collecting a 429.
+
+A `RateLimitPacer` implements the `Pacer` protocol of `http.py`. It keeps a budget of
+requests left in the current window: the server's `Limit`/`Remaining`/`Reset` headers
+(read on every response, names configurable per vendor) are the truth; until a response
+has told it otherwise, it assumes the configured budget for a window that starts with
+the first request. It never waits while budget remains, and when the budget is spent it
+waits once, until the reset plus a small margin for clock skew. The logic is pure: the
+clock and the sleep are injectable, so tests need neither HTTP nor real time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import typing as t
+from dataclasses import dataclass
+
+from tap_perfreports.http import retry_after_header
+
+if t.TYPE_CHECKING:
+    import requests
+
+logger = logging.getLogger("tap_perfreports.pacing")
+
+TOO_MANY_REQUESTS = 429
+
+
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """Where a vendor reports its rate limit, and how it states the reset."""
+
+    limit: str = "X-RateLimit-Limit"
+    remaining: str = "X-RateLimit-Remaining"
+    reset: str = "X-RateLimit-Reset"
+    #: True: `reset` is a Unix time; False: seconds from now.
+    reset_is_unix_time: bool = True
+
+
+@dataclass(frozen=True)
+class RateLimitReading:
+    """The rate-limit state one response reports (None where a header is absent)."""
+
+    limit: int | None
+    remaining: int | None
+    reset_at: float | None
+
+
+def read_headers(
+    headers: t.Mapping[str, str], names: RateLimitHeaders, now: float
+) -> RateLimitReading:
+    """Parse the three headers; a value that is not a number counts as absent."""
+
+    def number(name: str) -> float | None:
+        value = headers.get(name)
+        try:
+            return float(value) if value not in (None, "") else None
+        except ValueError:
+            return None
+
+    limit, remaining, reset = number(names.limit), number(names.remaining), number(names.reset)
+    if reset is not None and not names.reset_is_unix_time:
+        reset += now
+    return RateLimitReading(
+        limit=int(limit) if limit is not None else None,
+        remaining=max(0, int(remaining)) if remaining is not None else None,
+        reset_at=reset,
+    )
+
+
+class RateLimitPacer:
+    """Spaces one account's requests to stay inside its rate limit (thread-safe)."""
+
+    def __init__(
+        self,
+        requests_per_window: int,
+        window_seconds: float,
+        *,
+        headers: RateLimitHeaders | None = None,
+        margin_seconds: float = 1.0,
+        name: str = "API",
+        clock: t.Callable[[], float] = time.time,
+        sleep: t.Callable[[float], None] = time.sleep,
+    ) -> None:
+        if requests_per_window < 1 or window_seconds <= 0:
+            raise ValueError("a rate limit needs at least one request per positive window")
+        self.limit = requests_per_window
+        self.window_seconds = window_seconds
+        self.headers = headers or RateLimitHeaders()
+        self.margin_seconds = margin_seconds
+        self.name = name
+        self.clock = clock
+        self.sleep = sleep
+        self._lock = threading.Lock()
+        self._remaining = requests_per_window
+        self._reset_at: float | None = None
+        #: Whether `_reset_at` came from the server (True) or is our own estimate.
+        self._reset_known = False
+        #: Counters, for logs and tests.
+        self.requests = 0
+        self.waits = 0
+        self.waited_seconds = 0.0
+        self.refusals = 0
+
+    # The Pacer protocol
+
+    def wait_turn(self) -> None:
+        """Take one request from the budget, first waiting for a reset if none is left."""
+        while True:
+            with self._lock:
+                now = self.clock()
+                self._roll_over(now)
+                if self._remaining > 0:
+                    self._remaining -= 1
+                    self.requests += 1
+                    return
+                turn_at = self._turn_at()
+                wait = turn_at - now
+                self.waits += 1
+                self.waited_seconds += wait
+            logger.info(
+                "%s rate limit: no requests left in this window; waiting %.1fs until it "
+                "resets at %s",
+                self.name,
+                wait,
+                dt.datetime.fromtimestamp(turn_at, dt.UTC).isoformat(timespec="seconds"),
+            )
+            self.sleep(wait)
+
+    def observe(self, response: requests.Response) -> None:
+        """Adopt the budget a response reports; a 429 means none is left until the reset."""
+        with self._lock:
+            now = self.clock()
+            reading = read_headers(response.headers, self.headers, now)
+            if response.status_code == TOO_MANY_REQUESTS:
+                self.refusals += 1
+                reading = self._refusal(reading, retry_after_header(response), now)
+            self._adopt(reading, now)
+
+    # For VendorErrors.retry_after
+
+    def retry_after(self, response: requests.Response) -> float | None:
+        """Seconds before retrying: a 429 waits for the reset `observe` recorded, never 0."""
+        if response.status_code != TOO_MANY_REQUESTS:
+            return retry_after_header(response)
+        with self._lock:
+            return max(0.0, self._turn_at() - self.clock())
+
+    # State
+
+    @property
+    def remaining(self) -> int:
+        return self._remaining
+
+    @property
+    def reset_at(self) -> float | None:
+        return self._reset_at
+
+    def _turn_at(self) -> float:
+        """When a spent budget is back: the reset plus the clock-skew margin."""
+        assert self._reset_at is not None  # set by _roll_over before any wait
+        return self._reset_at + self.margin_seconds
+
+    def _roll_over(self, now: float) -> None:
+        """Start a new window when the last one has reset (or before the first request)."""
+        if self._reset_at is None:
+            self._reset_at, self._reset_known = now + self.window_seconds, False
+        elif now >= self._turn_at():
+            self._remaining = self.limit
+            self._reset_at, self._reset_known = now + self.window_seconds, False
+
+    def _refusal(
+        self, reading: RateLimitReading, retry_after: float | None, now: float
+    ) -> RateLimitReading:
+        """A 429: nothing left until the later of the reset and Retry-After, else a window."""
+        candidates = [reading.reset_at, now + retry_after if retry_after is not None else None]
+        reset_at = max((c for c in candidates if c is not None), default=None)
+        if reset_at is None:
+            reset_at = now + self.window_seconds
+        return RateLimitReading(reading.limit, 0, reset_at)
+
+    def _adopt(self, reading: RateLimitReading, now: float) -> None:
+        if reading.limit is not None and reading.limit > 0:
+            self.limit = reading.limit
+        if reading.reset_at is None:
+            if reading.remaining is not None:
+                self._remaining = min(self._remaining, reading.remaining)
+            return
+        if self._reset_known and self._reset_at is not None:
+            if reading.reset_at < self._reset_at:
+                return  # an answer from a window that has already reset
+            if reading.reset_at == self._reset_at:
+                # Same window: requests still in flight may not be counted in it yet.
+                if reading.remaining is not None:
+                    self._remaining = min(self._remaining, reading.remaining)
+                return
+        self._reset_at, self._reset_known = reading.reset_at, True
+        if reading.remaining is not None:
+            self._remaining = reading.remaining

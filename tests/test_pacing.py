@@ -1,0 +1,213 @@
+"""The rate-limit pacer as pure logic: a fake clock, a recorded sleep, no HTTP."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import requests
+
+from tap_perfreports.pacing import RateLimitHeaders, RateLimitPacer, read_headers
+
+
+class FakeTime:
+    """A clock that only moves when the pacer sleeps (or a test advances it)."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def response(status: int = 200, **headers: str) -> requests.Response:
+    answer = requests.Response()
+    answer.status_code = status
+    answer.headers.update({name.replace("_", "-"): value for name, value in headers.items()})
+    return answer
+
+
+def rate(limit: int, remaining: int, reset: float, status: int = 200) -> requests.Response:
+    return response(
+        status,
+        X_RateLimit_Limit=str(limit),
+        X_RateLimit_Remaining=str(remaining),
+        X_RateLimit_Reset=str(reset),
+    )
+
+
+def pacer(time: FakeTime, limit: int = 150, window: float = 900, margin: float = 1.0):
+    return RateLimitPacer(limit, window, margin_seconds=margin, clock=time.clock, sleep=time.sleep)
+
+
+def test_the_documented_headers_are_read_as_limit_remaining_and_unix_reset():
+    # HTTP/1.1 200 OK / X-RateLimit-Limit: 150 / X-RateLimit-Remaining: 149 /
+    # X-RateLimit-Reset: 1519660800, as in the Plum Voice example
+    reading = read_headers(rate(150, 149, 1519660800).headers, RateLimitHeaders(), now=0.0)
+    assert (reading.limit, reading.remaining, reading.reset_at) == (150, 149, 1519660800.0)
+
+
+def test_no_wait_while_the_server_reports_budget_left():
+    time = FakeTime()
+    pace = pacer(time)
+    for remaining in range(149, 0, -1):
+        pace.wait_turn()
+        pace.observe(rate(150, remaining, time.now + 600))
+        time.now += 0.5
+    pace.wait_turn()  # the 150th request: the last response said 1 left
+    assert time.sleeps == []
+    assert (pace.requests, pace.waits) == (150, 0)
+
+
+def test_a_spent_budget_waits_until_the_reset_plus_margin_then_continues():
+    time = FakeTime()
+    pace = pacer(time, margin=1.0)
+    reset = time.now + 300
+    pace.wait_turn()
+    pace.observe(rate(150, 0, reset))
+    pace.wait_turn()
+    assert time.sleeps == [pytest.approx(301.0)]
+    assert time.now == pytest.approx(reset + 1.0)
+    assert (pace.requests, pace.waits, pace.refusals) == (2, 1, 0)
+    # the new window's budget is the limit again, minus the request just sent
+    assert pace.remaining == 149
+
+
+def test_without_headers_the_configured_budget_is_kept_from_the_first_request():
+    time = FakeTime()
+    pace = pacer(time, limit=3, window=10, margin=0.0)
+    sent_at = []
+    for _ in range(7):
+        pace.wait_turn()
+        sent_at.append(time.now)
+        pace.observe(response(200))
+        time.now += 1
+    start = sent_at[0]
+    # 3 in the first 10s window, 3 in the next, then the 7th
+    assert sent_at == [start, start + 1, start + 2, start + 10, start + 11, start + 12, start + 20]
+    assert pace.waits == 2
+
+
+def test_a_429_waits_for_the_reset_exactly_once():
+    time = FakeTime()
+    pace = pacer(time, margin=0.5)
+    reset = time.now + 42
+    pace.wait_turn()
+    refused = rate(150, 0, reset, status=429)
+    pace.observe(refused)
+    wait = pace.retry_after(refused)
+    assert wait == pytest.approx(42.5)
+    time.sleep(wait)  # what the HTTP client's backoff does with that wait
+    pace.wait_turn()  # the retry: the window has reset, no second wait
+    assert time.sleeps == [pytest.approx(42.5)]
+    assert (pace.refusals, pace.waits) == (1, 0)
+
+
+def test_a_429_without_rate_headers_is_never_retried_at_once():
+    time = FakeTime()
+    pace = pacer(time, window=900, margin=1.0)
+    pace.wait_turn()
+    time.now += 5
+    bare = response(429)
+    pace.observe(bare)
+    assert pace.retry_after(bare) == pytest.approx(901.0)
+    with_retry_after = response(429, Retry_After="30")
+    pace.observe(with_retry_after)
+    assert pace.retry_after(with_retry_after) >= 30
+
+
+def test_other_statuses_keep_their_retry_after_header():
+    pace = pacer(FakeTime())
+    assert pace.retry_after(response(503, Retry_After="7")) == 7.0
+    assert pace.retry_after(response(500)) is None
+
+
+def test_an_answer_from_an_earlier_window_does_not_spend_the_new_budget():
+    time = FakeTime()
+    pace = pacer(time, margin=0.0)
+    pace.wait_turn()
+    pace.observe(rate(150, 10, time.now + 100))
+    pace.observe(rate(150, 0, time.now - 800))  # stale: that window has reset
+    assert pace.remaining == 10
+
+
+def test_requests_in_flight_are_not_given_back_by_an_older_count():
+    time = FakeTime()
+    pace = pacer(time)
+    reset = time.now + 100
+    pace.wait_turn()
+    pace.observe(rate(150, 5, reset))
+    pace.wait_turn()
+    pace.wait_turn()  # two sent, neither answered: 3 left
+    pace.observe(rate(150, 4, reset))  # the first one's answer
+    assert pace.remaining == 3
+
+
+def test_header_names_and_relative_resets_are_configurable():
+    time = FakeTime()
+    names = RateLimitHeaders("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", False)
+    pace = RateLimitPacer(
+        10, 60, headers=names, margin_seconds=0.0, clock=time.clock, sleep=time.sleep
+    )
+    pace.wait_turn()
+    pace.observe(response(RateLimit_Limit="10", RateLimit_Remaining="0", RateLimit_Reset="12"))
+    pace.wait_turn()
+    assert time.sleeps == [pytest.approx(12.0)]
+
+
+def test_the_server_limit_replaces_the_configured_one():
+    time = FakeTime()
+    pace = pacer(time, limit=150, margin=0.0)
+    reset = time.now + 5
+    pace.wait_turn()
+    pace.observe(rate(2, 0, reset))
+    pace.wait_turn()
+    assert pace.remaining == 1  # the server's limit of 2, minus this request
+
+
+class SharedFakeTime:
+    """A fake clock for several threads: a sleep ends at the moment its caller aimed for."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+        self._lock = threading.Lock()
+        self._seen = threading.local()
+
+    def clock(self) -> float:
+        with self._lock:
+            self._seen.now = self.now
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.now = max(self.now, self._seen.now + seconds)
+
+
+def test_concurrent_callers_never_exceed_the_budget_nor_wait_longer_than_needed():
+    time = SharedFakeTime()
+    start = time.now
+    pace = RateLimitPacer(5, 60, margin_seconds=0.0, clock=time.clock, sleep=time.sleep)
+
+    def worker() -> None:
+        for _ in range(3):
+            pace.wait_turn()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert pace.requests == 12
+    # 12 requests at 5 per 60s window: 5 now, 5 after one reset, 2 after the second.
+    # One request too many in a window would end earlier; an idle window, later.
+    assert time.now == start + 120
+
+
+def test_invalid_limits_are_refused():
+    with pytest.raises(ValueError, match="at least one request"):
+        RateLimitPacer(0, 900)
