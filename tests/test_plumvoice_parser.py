@@ -65,7 +65,7 @@ EXPECTED = [
 
 @pytest.mark.parametrize("name", ["performance_200.json.http", "performance_200.xml.http"])
 def test_documented_examples_parse_into_the_same_eight_rows(name):
-    status, headers, body = http_example(name)
+    status, _, body = http_example(name)
     assert status == 200
     rows = list(parse_performance(io.BytesIO(body)))
     assert rows == EXPECTED
