@@ -12,6 +12,7 @@ clock and the sleep are injectable, so tests need neither HTTP nor real time.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import logging
 import threading
 import time
@@ -26,6 +27,8 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("tap_perfreports.pacing")
 
 TOO_MANY_REQUESTS = 429
+#: Clock differences below this are within the `Date` header's one-second resolution.
+CLOCK_SKEW_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,11 @@ class RateLimitReading:
 def read_headers(
     headers: t.Mapping[str, str], names: RateLimitHeaders, now: float
 ) -> RateLimitReading:
-    """Parse the three headers; a value that is not a number counts as absent."""
+    """Parse the three headers; a value that is not a number counts as absent.
+
+    A Unix-time reset is on the server's clock: when the response's `Date` shows our
+    clock is off by more than that header's resolution, the reset is moved onto ours.
+    """
 
     def number(name: str) -> float | None:
         value = headers.get(name)
@@ -61,13 +68,25 @@ def read_headers(
             return None
 
     limit, remaining, reset = number(names.limit), number(names.remaining), number(names.reset)
-    if reset is not None and not names.reset_is_unix_time:
-        reset += now
+    if reset is not None:
+        reset = (
+            reset - server_clock_offset(headers, now) if names.reset_is_unix_time else now + reset
+        )
     return RateLimitReading(
         limit=int(limit) if limit is not None else None,
         remaining=max(0, int(remaining)) if remaining is not None else None,
         reset_at=reset,
     )
+
+
+def server_clock_offset(headers: t.Mapping[str, str], now: float) -> float:
+    """How far the server's clock (its `Date` header) is ahead of ours; 0 if within 2s."""
+    try:
+        server_now = email.utils.parsedate_to_datetime(headers.get("Date", "")).timestamp()
+    except (TypeError, ValueError):
+        return 0.0
+    offset = server_now - now
+    return offset if abs(offset) >= CLOCK_SKEW_SECONDS else 0.0
 
 
 class RateLimitPacer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import threading
 
 import pytest
@@ -211,3 +212,29 @@ def test_concurrent_callers_never_exceed_the_budget_nor_wait_longer_than_needed(
 def test_invalid_limits_are_refused():
     with pytest.raises(ValueError, match="at least one request"):
         RateLimitPacer(0, 900)
+
+
+def http_date(seconds: float) -> str:
+    return email.utils.formatdate(seconds, usegmt=True)
+
+
+def test_a_server_clock_behind_ours_still_waits_for_its_reset():
+    time = FakeTime()
+    pace = pacer(time, margin=1.0)
+    server_now = time.now - 60  # the server's clock is a minute behind ours
+    pace.wait_turn()
+    refused = rate(150, 0, server_now + 10, status=429)
+    refused.headers["Date"] = http_date(server_now)
+    pace.observe(refused)
+    # 10s of the server's window are left; without the Date it would look long over
+    assert pace.retry_after(refused) == pytest.approx(11.0)
+
+
+def test_a_clock_difference_within_the_date_resolution_is_ignored():
+    time = FakeTime(1_000_000.6)
+    pace = pacer(time, margin=0.0)
+    pace.wait_turn()
+    answer = rate(150, 0, 1_000_005)
+    answer.headers["Date"] = http_date(1_000_000)  # the same second, truncated
+    pace.observe(answer)
+    assert pace.reset_at == 1_000_005
