@@ -100,11 +100,10 @@ def next_period_start(start: dt.date, period: str) -> dt.date:
 def period_windows(first: dt.date, end: dt.date, period: str, max_days: int) -> list[Window]:
     """Windows of whole periods, each at most `max_days` long, from the period of `first`.
 
-    Nothing when `first` is after `end`: no new day means no request, even inside a
-    period that is not over yet.
     Every window starts on a period's first day, so no period is split between two
     requests (the API would aggregate each part alone). The last window ends on `end`:
-    its period may be unfinished, and the next run pulls it again (see `plan`).
+    its period may be unfinished, and the next run pulls it again (see `plan`). Nothing
+    when `first` is after `end`: no new day, no request, even inside an unfinished period.
     """
     if first > end:
         return []
