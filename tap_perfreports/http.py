@@ -161,8 +161,11 @@ class HttpClient:
         try:
             result = retrying()
         except PermanentError as exc:
+            message = str(exc).rstrip()
+            if not message.endswith((".", "!", "?")):
+                message += "."
             hint = f" {exc.hint}" if exc.hint else ""
-            raise RequestFailed(redact(f"{where}: {exc}.{hint}")) from None
+            raise RequestFailed(redact(f"{where}: {message}{hint}")) from None
         if isinstance(result, TransientError):
             raise RequestFailed(
                 redact(

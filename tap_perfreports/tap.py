@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import logging
+import re
 import sys
 import typing as t
 from functools import cached_property
@@ -12,6 +13,7 @@ from functools import cached_property
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
 
 from tap_perfreports import redact
 from tap_perfreports.errors import ConfigError, TapPerfReportsError
@@ -68,7 +70,10 @@ class TapPerfReports(Tap):
                 redact.redact.add(settings.get(secret))
             if settings.get("username") and settings.get("password"):
                 redact.redact.add_basic_auth(str(settings["username"]), str(settings["password"]))
-        return super()._validate_config(raise_errors=raise_errors)
+        try:
+            return super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            raise ConfigError(*_name_setting(exc.errors[0] if exc.errors else str(exc))) from None
 
     @cached_property
     def vendor_configs(self) -> list[VendorConfig]:
@@ -138,6 +143,17 @@ class TapPerfReports(Tap):
         for vendor_config in self.vendor_configs:
             streams.extend(by_key[vendor_config.key].build_streams(self, vendor_config))
         return streams
+
+
+_PATH_PART = re.compile(r"\['([^']*)'\]|\[(\d+)\]")
+
+
+def _name_setting(error: str) -> tuple[str, str]:
+    """(setting, rule) from the SDK's "<rule> in config['a']['b']" validation message."""
+    rule, found, path = error.rpartition(" in config")
+    if not found:
+        return "config", error
+    return ".".join(name or index for name, index in _PATH_PART.findall(path)), rule
 
 
 def _reject_unknown_settings(config: t.Mapping[str, t.Any], schema: dict) -> None:

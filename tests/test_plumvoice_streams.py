@@ -173,7 +173,9 @@ def test_a_backfill_over_several_rate_limit_windows_gets_no_429_and_never_idles(
     assert all(used[w] == 3 for w in windows[1:-1]), used
     assert len(windows) <= math.ceil(10 / 3) + 1
     waits = re.findall(r"Plum Voice rate limit: no requests left in this window", run.stderr)
-    assert len(waits) == len(windows) - 1
+    # one wait per window change, except that the first window (entered part-way) may
+    # roll over by itself before its budget is spent on a slow machine
+    assert len(windows) - 2 <= len(waits) <= len(windows) - 1
     assert "HTTP 429" not in run.stderr
 
 

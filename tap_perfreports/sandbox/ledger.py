@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 import typing as t
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -16,6 +17,8 @@ class LedgerRequest:
     status: int
     rows: int
     fault: str | None
+    #: When the answer was finished (time.time()), for rate and concurrency checks.
+    at: float = field(default_factory=time.time)
 
 
 class Ledger:
