@@ -1,0 +1,31 @@
+# The two commands of the README's Quick start. Both are idempotent.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Meltano must not try the network: no Hub (plugins are declared in full), no telemetry.
+export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
+export MELTANO_CLI_DISABLE_VERSION_CHECK := true
+
+.PHONY: quickstart test install
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is needed"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/meltano install
+	touch $@
+
+quickstart: install
+	mkdir -p output
+	$(BIN)/meltano run tap-perfreports target-duckdb
+	$(BIN)/python scripts/warehouse_summary.py output/warehouse.duckdb
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy tap_perfreports
+	$(BIN)/python scripts/sync_meltano_settings.py --check
+	$(BIN)/pytest

@@ -1,0 +1,93 @@
+"""Write the extractor's `settings:` in meltano.yml from `tap-perfreports --about`.
+
+Every setting gets its Meltano kind; a vendor's own settings get dotted names
+(`infinity.password`) so each has an environment variable; secrets are `sensitive`.
+
+    python scripts/sync_meltano_settings.py          # rewrite meltano.yml
+    python scripts/sync_meltano_settings.py --check  # exit 1 if it is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+MELTANO_YML = Path(__file__).resolve().parent.parent / "meltano.yml"
+KINDS = {"string": "string", "integer": "integer", "number": "decimal", "boolean": "boolean"}
+
+
+def kind(schema: dict[str, t.Any]) -> str:
+    """Meltano's kind for one JSON-schema property."""
+    if schema.get("secret"):
+        return "password"
+    if schema.get("format") == "date":
+        return "date_iso8601"
+    types = schema.get("type", "string")
+    types = [types] if isinstance(types, str) else types
+    for name in ("array", "object", "boolean", "integer", "number", "string"):
+        if name in types:
+            return KINDS.get(name, name)
+    return "string"
+
+
+def setting(name: str, schema: dict[str, t.Any]) -> dict[str, t.Any]:
+    entry: dict[str, t.Any] = {"name": name, "kind": kind(schema)}
+    if schema.get("description"):
+        entry["description"] = schema["description"]
+    if schema.get("secret"):
+        entry["sensitive"] = True
+    return entry
+
+
+def meltano_settings(about: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """Top-level settings, and each vendor object's settings in dotted form."""
+    from tap_perfreports.vendors import VENDORS
+
+    vendor_keys = {vendor.key for vendor in VENDORS}
+    settings = []
+    for name, schema in about["settings"]["properties"].items():
+        if name in vendor_keys:
+            for child, child_schema in schema["properties"].items():
+                settings.append(setting(f"{name}.{child}", child_schema))
+        else:
+            settings.append(setting(name, schema))
+    return settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report whether it is current")
+    args = parser.parse_args()
+    about = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "tap_perfreports", "--about", "--format", "json"],
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout
+    )
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=2, offset=0)
+    text = MELTANO_YML.read_text()
+    project = yaml.load(text)
+    extractor = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-perfreports")
+    extractor["settings"] = meltano_settings(about)
+    out = io.StringIO()
+    yaml.dump(project, out)
+    if args.check:
+        if out.getvalue() != text:
+            sys.exit("meltano.yml settings are out of date: run scripts/sync_meltano_settings.py")
+        return
+    MELTANO_YML.write_text(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
