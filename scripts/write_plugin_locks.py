@@ -1,0 +1,107 @@
+"""Write plugins/ lock files for the loaders, so `meltano install` never needs Meltano Hub.
+
+No machine of ours reaches the Hub, so each lock is built from the plugin itself:
+target-postgres from its own `--about --format json`; target-duckdb (not an SDK target,
+no --about) from the config keys its source reads. Run after `meltano install` when a
+pinned version changes: `python scripts/write_plugin_locks.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+KINDS = {"string": "string", "integer": "integer", "boolean": "boolean", "number": "decimal"}
+
+#: target-duckdb 0.8.0's settings, as its source reads them.
+DUCKDB_SETTINGS = [
+    ("filepath", "string", "Path of the DuckDB database file."),
+    ("default_target_schema", "string", "Schema the tables are created in."),
+    ("schema_mapping", "object", "Per-source-schema target schemas."),
+    ("batch_size_rows", "integer", "Rows per flushed batch."),
+    ("flush_all_streams", "boolean", "Flush every stream when one batch is full."),
+    ("add_metadata_columns", "boolean", "Add _sdc_ metadata columns."),
+    ("hard_delete", "boolean", "Delete rows marked _sdc_deleted_at."),
+    ("primary_key_required", "boolean", "Refuse streams without primary keys."),
+    ("validate_records", "boolean", "Validate records against their schema."),
+    ("temp_dir", "string", "Folder for temporary batch files."),
+    ("delimiter", "string", "CSV delimiter of batch files."),
+    ("quotechar", "string", "CSV quote character of batch files."),
+    ("token", "password", "MotherDuck token."),
+]
+
+
+def kind(schema: dict) -> str:
+    if schema.get("secret"):
+        return "password"
+    types = schema.get("type", "string")
+    types = [types] if isinstance(types, str) else types
+    for name in ("object", "array", "boolean", "integer", "number", "string"):
+        if name in types:
+            return KINDS.get(name, name)
+    return "string"
+
+
+def setting(name: str, kind_: str, description: str) -> dict:
+    entry = {"name": name, "kind": kind_, "description": description}
+    if kind_ == "password":
+        entry["sensitive"] = True
+    return entry
+
+
+def postgres_lock() -> dict:
+    executable = REPO / ".meltano/loaders/target-postgres/venv/bin/target-postgres"
+    about = json.loads(
+        subprocess.run(
+            [str(executable), "--about", "--format", "json"], capture_output=True, check=True
+        ).stdout
+    )
+    settings = [
+        setting(name, kind(schema), schema.get("description", "").strip())
+        for name, schema in about["settings"]["properties"].items()
+    ]
+    return {
+        "plugin_type": "loaders",
+        "name": "target-postgres",
+        "namespace": "target_postgres",
+        "variant": "meltanolabs",
+        "label": "Postgres",
+        "docs": "https://hub.meltano.com/loaders/target-postgres--meltanolabs",
+        "repo": "https://github.com/MeltanoLabs/target-postgres",
+        "pip_url": "meltanolabs-target-postgres==0.8.1",
+        "executable": "target-postgres",
+        "description": about.get("description", "PostgreSQL database loader"),
+        "capabilities": sorted(about["capabilities"]),
+        "settings": settings,
+    }
+
+
+def duckdb_lock() -> dict:
+    return {
+        "plugin_type": "loaders",
+        "name": "target-duckdb",
+        "namespace": "target_duckdb",
+        "variant": "jwills",
+        "label": "DuckDB",
+        "docs": "https://hub.meltano.com/loaders/target-duckdb--jwills",
+        "repo": "https://github.com/jwills/target-duckdb",
+        # duckdb >= 1.3 silently drops the first row of every batch with this target.
+        "pip_url": "target-duckdb==0.8.0 duckdb<1.3",
+        "executable": "target-duckdb",
+        "description": "DuckDB loader",
+        "settings": [setting(*row) for row in DUCKDB_SETTINGS],
+    }
+
+
+def main() -> None:
+    for lock in (duckdb_lock(), postgres_lock()):
+        path = REPO / "plugins" / "loaders" / f"{lock['name']}--{lock['variant']}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(lock, indent=2) + "\n")
+        print(path.relative_to(REPO))
+
+
+if __name__ == "__main__":
+    main()
