@@ -28,4 +28,5 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy tap_perfreports
 	$(BIN)/python scripts/sync_meltano_settings.py --check
+	$(BIN)/python scripts/sync_readme_settings.py --check
 	$(BIN)/pytest
