@@ -12,8 +12,9 @@ import json
 import subprocess
 from pathlib import Path
 
+from sync_meltano_settings import kind  # the same JSON-schema to Meltano kind mapping
+
 REPO = Path(__file__).resolve().parent.parent
-KINDS = {"string": "string", "integer": "integer", "boolean": "boolean", "number": "decimal"}
 
 #: target-duckdb 0.8.0's settings, as its source reads them.
 DUCKDB_SETTINGS = [
@@ -31,17 +32,6 @@ DUCKDB_SETTINGS = [
     ("quotechar", "string", "CSV quote character of batch files."),
     ("token", "password", "MotherDuck token."),
 ]
-
-
-def kind(schema: dict) -> str:
-    if schema.get("secret"):
-        return "password"
-    types = schema.get("type", "string")
-    types = [types] if isinstance(types, str) else types
-    for name in ("object", "array", "boolean", "integer", "number", "string"):
-        if name in types:
-            return KINDS.get(name, name)
-    return "string"
 
 
 def setting(name: str, kind_: str, description: str) -> dict:
