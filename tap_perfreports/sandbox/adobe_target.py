@@ -1,0 +1,262 @@
+"""Adobe Test&Target Performance Report API (version 2), emulated: one `api` endpoint.
+
+Credentials travel in the query string; a wrong login is answered with the documented
+`<error>` body (code 401) under HTTP 200, as the real API does for its own errors. Data
+are deterministic per campaign, segment, metric type, resolution and sample; about one
+sample in eight has no visitors and is absent from the XML, as documented. Options for
+tests (attributes of the emulator): `malformed` renders the data with the documentation
+example's two malformations, `doc_example` serves given bytes verbatim.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from xml.sax.saxutils import escape, quoteattr
+
+from tap_perfreports.sandbox.emulator import (
+    SandboxRequest,
+    SandboxResponse,
+    Served,
+    stable_random,
+)
+
+CLIENT = "sandboxclient"
+EMAIL = "sandbox@target.example"
+PASSWORD = "sandbox-target-Secret"  # noqa: S105 - the sandbox's own documented login
+CAMPAIGNS = (7, 11)
+SEGMENTS = {"0": "Segment 1", "1": "Segment 2"}
+ENVIRONMENTS = ("Production", "Staging")
+RESOLUTIONS = ("hour", "day", "week", "month")
+METRIC_TYPES = ("visit", "visitor", "impression")
+RECIPES = ("Experience A", "Experience B", "Campaign")
+DELETED_RECIPE = "Experience C"
+STEPS = ("Entry", "Visits", "Display mboxes", "Time on Site", "Page Count", "Clicked Article")
+ENGAGED_STEPS = ("Page Count", "Time on Site")
+#: The tap's fixed segment key for the aggregate report (it has no segment attributes).
+AGGREGATE = "aggregate"
+EMPTY_SAMPLE_ODDS = 0.125
+
+
+def sample_starts(start: dt.datetime, end: dt.datetime, resolution: str) -> list[dt.datetime]:
+    """Starts of the samples inside [start, end]: hours, days, Mondays or months' firsts."""
+    cursor = start.replace(minute=0) if resolution == "hour" else start.replace(hour=0, minute=0)
+    if resolution == "week":
+        cursor -= dt.timedelta(days=cursor.weekday())
+    elif resolution == "month":
+        cursor = cursor.replace(day=1)
+    starts = []
+    while cursor <= end:
+        if cursor >= start:
+            starts.append(cursor)
+        if resolution == "hour":
+            cursor += dt.timedelta(hours=1)
+        elif resolution == "day":
+            cursor += dt.timedelta(days=1)
+        elif resolution == "week":
+            cursor += dt.timedelta(days=7)
+        else:
+            cursor = (cursor.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return starts
+
+
+def sample(
+    campaign: int,
+    metric_type: str,
+    segment: str,
+    resolution: str,
+    start: dt.datetime,
+    *,
+    include_deleted: bool = False,
+    filter_extreme: bool = False,
+) -> dict[str, dict[str, t.Any]] | None:
+    """recipe -> {steps, amount, engagement} for one sample; None when it had no visitors."""
+    rng = stable_random("adobe_target", campaign, metric_type, segment, resolution, start)
+    if rng.random() < EMPTY_SAMPLE_ODDS:
+        return None
+    recipes = RECIPES[:-1] + ((DELETED_RECIPE,) if include_deleted else ()) + RECIPES[-1:]
+    result: dict[str, dict[str, t.Any]] = {}
+    for recipe in recipes:
+        entry = rng.randint(50, 900)
+        steps = {
+            name: float(max(0, entry - i * rng.randint(0, 60))) for i, name in enumerate(STEPS)
+        }
+        amount = round(rng.uniform(0, 400), 2)
+        if filter_extreme:
+            amount = round(amount * 0.9, 2)
+        engagement = {
+            name: (
+                rng.randint(1, 300),
+                round(rng.uniform(1, 50000), 5),
+                round(rng.uniform(1, 9e6), 5),
+            )
+            for name in ENGAGED_STEPS
+        }
+        result[recipe] = {"steps": steps, "amount": amount, "engagement": engagement}
+    return result
+
+
+def utc_text(moment: dt.datetime) -> str:
+    """A sample start as the tap emits it (sandbox times are UTC)."""
+    return moment.replace(tzinfo=dt.UTC).isoformat()
+
+
+class AdobeTargetEmulator:
+    key = "adobe_target"
+
+    def __init__(self) -> None:
+        self.malformed = False
+        self.doc_example: bytes | None = None
+
+    def error_response(self, status: int) -> SandboxResponse:
+        messages = {401: "Invalid email or password supplied.", 500: "Internal error."}
+        return error(messages.get(status, "Request failed."), status, http_status=status)
+
+    def handle(self, request: SandboxRequest) -> SandboxResponse:  # noqa: PLR0911 - documented errors
+        if request.path.rstrip("/") != "/api":
+            return error("Unknown resource.", 404, http_status=404)
+        if (request.param("client"), request.param("email"), request.param("password")) != (
+            CLIENT,
+            EMAIL,
+            PASSWORD,
+        ):
+            return error(
+                f"Invalid email or password supplied. Email: {request.param('email')}", 401
+            )
+        if request.param("operation") not in ("report", "Report"):
+            return error("Unknown operation.", 400)
+        if request.param("version") != "2":
+            return error("This sandbox emulates version 2 only.", 400)
+        if self.doc_example is not None:
+            return SandboxResponse(200, self.doc_example, "text/xml")
+        try:
+            query = ReportQuery.from_request(request)
+        except ValueError as exc:
+            return error(str(exc), 400)
+        if query.campaign not in CAMPAIGNS:
+            return error(f"Campaign {query.campaign} not found.", 404)
+        return self.report(query)
+
+    def report(self, query: ReportQuery) -> SandboxResponse:
+        served = {
+            name: Served(f"adobe_target_{name}") for name in ("steps", "recipes", "engagement")
+        }
+        parts = ["<reports>\n"]
+        segments: list[str | None] = [None]
+        if query.segment == "allSegments":
+            segments = [*SEGMENTS, None]
+        elif query.segment is not None:
+            found: list[str | None] = [s for s, name in SEGMENTS.items() if name == query.segment]
+            if not found:
+                return error(f"Segment {query.segment} not found.", 400)
+            segments = found
+        for metric_type in [query.metric_type] if query.metric_type else list(METRIC_TYPES):
+            for segment in segments:
+                parts.append(self.render_report(query, metric_type, segment, served))
+        parts.append("</reports>\n")
+        return SandboxResponse(
+            200, "".join(parts).encode(), "text/xml", served=list(served.values())
+        )
+
+    def render_report(
+        self, query: ReportQuery, metric_type: str, segment: str | None, served: dict[str, Served]
+    ) -> str:
+        segment_attrs = ""
+        if segment is not None:
+            segment_attrs = (
+                f" segments={quoteattr(SEGMENTS[segment])} segmentId={quoteattr(segment)}"
+            )
+        out = [
+            f'   <report campaignId="{query.campaign}" start="{query.start:%Y-%m-%d}" '
+            f'end="{query.end:%Y-%m-%d}" resolution="{query.resolution}" '
+            f'type="{metric_type}"{segment_attrs}>\n'
+        ]
+        segment_key = segment if segment is not None else AGGREGATE
+        sep = "" if self.malformed else " "
+        for start in sample_starts(query.start, query.end, query.resolution):
+            data = sample(
+                query.campaign,
+                metric_type,
+                segment_key,
+                query.resolution,
+                start,
+                include_deleted=query.include_deleted,
+                filter_extreme=query.filter_extreme,
+            )
+            if data is None:
+                continue
+            grain = (query.campaign, metric_type, segment_key, utc_text(start), query.resolution)
+            out.append(
+                f'      <sample start="{start:%Y-%m-%dT%H:%M}" duration="{query.resolution}">\n'
+            )
+            for recipe, values in data.items():
+                out.append(f"         <recipe name={quoteattr(recipe)}>\n")
+                for index, (step, value) in enumerate(values["steps"].items()):
+                    close = "steps" if self.malformed and index == 1 else "step"
+                    out.append(f"            <step name={quoteattr(step)}>{value}</{close}>\n")
+                    served["steps"].keys.append((*grain, recipe, step))
+                out.append(f"            <amount>{values['amount']}</amount>\n")
+                served["recipes"].keys.append((*grain, recipe))
+                out.append("            <engagementMetrics>\n")
+                for step, (count, total, squares) in values["engagement"].items():
+                    out.append(
+                        f"               <engagement stepName={quoteattr(step)} "
+                        f'count="{count}" total="{total:.5f}"{sep}sumOfSquares="{squares:.5f}"/>\n'
+                    )
+                    served["engagement"].keys.append((*grain, recipe, step))
+                out.append("            </engagementMetrics>\n         </recipe>\n")
+            out.append("      </sample>\n")
+        out.append("   </report>\n")
+        return "".join(out)
+
+
+class ReportQuery(t.NamedTuple):
+    campaign: int
+    start: dt.datetime
+    end: dt.datetime
+    resolution: str
+    metric_type: str | None
+    segment: str | None
+    include_deleted: bool
+    filter_extreme: bool
+
+    @classmethod
+    def from_request(cls, request: SandboxRequest) -> ReportQuery:
+        """The documented parameters, checked as strictly as the real API (case-sensitive)."""
+        campaign = request.param("campaignId") or ""
+        if not campaign.isdigit():
+            raise ValueError("campaignId is required.")
+        try:
+            start = dt.datetime.strptime(request.param("start") or "", "%Y-%m-%dT%H:%M")
+            end = dt.datetime.strptime(request.param("end") or "", "%Y-%m-%dT%H:%M")
+        except ValueError:
+            raise ValueError("start and end must be YYYY-MM-DDTHH:mm.") from None
+        resolution = request.param("resolution", "day") or "day"
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"Unknown resolution {resolution}.")
+        metric_type = request.param("type")
+        if metric_type is not None and metric_type not in METRIC_TYPES:
+            raise ValueError(f"Unknown type {metric_type}.")
+        if request.param("environment", "Production") not in ENVIRONMENTS:
+            raise ValueError("Unknown environment.")
+        flags = {}
+        for name in ("includeDeletedReportRows", "filterExtremeOrders"):
+            value = request.param(name, "false")
+            if value not in ("true", "false"):
+                raise ValueError(f"{name} must be true or false.")
+            flags[name] = value == "true"
+        return cls(
+            int(campaign),
+            start,
+            end,
+            resolution,
+            metric_type,
+            request.param("segment"),
+            flags["includeDeletedReportRows"],
+            flags["filterExtremeOrders"],
+        )
+
+
+def error(message: str, code: int, *, http_status: int = 200) -> SandboxResponse:
+    body = f"<error>\n   <message>{escape(message)}</message>\n   <code>{code}</code>\n</error>\n"
+    return SandboxResponse(http_status, body.encode(), "text/xml")

@@ -1,0 +1,570 @@
+"""Adobe Test&Target Performance Report API (version 2): campaign performance as XML.
+
+Three streams come from one response: `adobe_target_steps` (a count per success
+metric), `adobe_target_recipes` (revenue per recipe; the recipe named "Campaign" is the
+sample's summary, flagged `is_summary`) and `adobe_target_engagement`. Each is
+partitioned by campaign, metric type and resolution: the report's `type` changes the
+meaning of every count, so each type is its own request. One request per (campaign,
+type, window) feeds all three streams (see `SharedReports`).
+
+The documented example is not well-formed (a `</steps>` end tag, attributes with no
+space between them). Bodies are repaired while streamed (`AttributeSpacer`) and parsed
+with a recovering lxml pull parser; a warning names the campaign and window whenever
+that was needed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import tempfile
+import typing as t
+from html import unescape
+
+import msgspec
+from lxml import etree
+from singer_sdk import typing as th
+
+from tap_perfreports.casting import casts_for
+from tap_perfreports.errors import ConfigError, ParseError, PermanentError, TransientError
+from tap_perfreports.http import HttpClient, RetryPolicy, VendorErrors
+from tap_perfreports.sandbox import adobe_target as sandbox
+from tap_perfreports.streams import ReportStream
+from tap_perfreports.vendor import Vendor, VendorConfig
+from tap_perfreports.windows import ONE_DAY, Window, plan_windows, resume_from
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from singer_sdk import Stream, Tap
+
+logger = logging.getLogger("tap_perfreports.adobe_target")
+
+API_URL = "https://testandtarget.omniture.com/api"
+RESOLUTIONS = ("hour", "day", "week", "month")
+METRIC_TYPES = ("visit", "visitor", "impression")
+SEGMENT_MODES = ("aggregate", "all")
+#: segment_id of the aggregate report, which carries no segment attributes.
+AGGREGATE_SEGMENT = "aggregate"
+SUMMARY_RECIPE = "Campaign"
+CHUNK_BYTES = 64 * 1024
+#: Days per request by resolution: an hourly report holds 24 samples a day per recipe.
+WINDOW_DAYS = {"hour": 2, "day": 31, "week": 91, "month": 366}
+
+GRAIN = (
+    th.Property("campaign_id", th.IntegerType, required=True),
+    th.Property(
+        "metric_type", th.StringType, required=True, description="visit, visitor or impression."
+    ),
+    th.Property(
+        "segment_id",
+        th.StringType,
+        required=True,
+        description=f'The segment\'s id, or "{AGGREGATE_SEGMENT}" for the report of all segments.',
+    ),
+    th.Property("segment_name", th.StringType, description="Null for the aggregate report."),
+    th.Property(
+        "sample_start",
+        th.DateTimeType,
+        required=True,
+        description="Start of the sample (the API gives local time without offset; read as UTC).",
+    ),
+    th.Property("duration", th.StringType, required=True, description="hour, day, week or month."),
+    th.Property("recipe_name", th.StringType, required=True),
+)
+GRAIN_KEYS = ["campaign_id", "metric_type", "segment_id", "sample_start", "duration", "recipe_name"]
+
+STREAMS: dict[str, tuple[dict, list[str]]] = {
+    "adobe_target_steps": (
+        th.PropertiesList(
+            *GRAIN,
+            th.Property("step_name", th.StringType, required=True),
+            th.Property(
+                "step_position", th.IntegerType, description="1-based order in the recipe."
+            ),
+            th.Property("value", th.NumberType, description="Visits, visitors or impressions."),
+        ).to_dict(),
+        [*GRAIN_KEYS, "step_name"],
+    ),
+    "adobe_target_recipes": (
+        th.PropertiesList(
+            *GRAIN,
+            th.Property("is_summary", th.BooleanType, description='The "Campaign" recipe.'),
+            th.Property("amount", th.NumberType, description="Revenue."),
+        ).to_dict(),
+        GRAIN_KEYS,
+    ),
+    "adobe_target_engagement": (
+        th.PropertiesList(
+            *GRAIN,
+            th.Property("step_name", th.StringType, required=True),
+            th.Property("count", th.IntegerType),
+            th.Property("total", th.NumberType),
+            th.Property("sum_of_squares", th.NumberType),
+        ).to_dict(),
+        [*GRAIN_KEYS, "step_name"],
+    ),
+}
+CASTS = {name: casts_for(schema) for name, (schema, _) in STREAMS.items()}
+
+
+# Windows
+
+
+def report_windows(first: dt.date, end: dt.date, resolution: str) -> list[Window]:
+    """Windows sized to the resolution; weeks (from Monday) and months are never split."""
+    if resolution == "week":
+        first -= dt.timedelta(days=first.weekday())
+    elif resolution == "month":
+        first = first.replace(day=1)
+    if resolution != "month":
+        return plan_windows(first, end, WINDOW_DAYS[resolution])
+    windows = []
+    while first <= end:
+        following = first.replace(year=first.year + 1)
+        windows.append(Window(first, min(following - ONE_DAY, end)))
+        first = following
+    return windows
+
+
+# Parsing
+
+
+class AttributeSpacer:
+    """Inserts the space missing between attributes (`total="5"sumOfSquares=`), streamed.
+
+    A recovering parser would silently drop the second attribute. Only complete tags
+    are rewritten: the bytes after the last `>` wait for the next chunk.
+    """
+
+    _GLUED = re.compile(rb"""(=\s*(?:"[^"<>]*"|'[^'<>]*'))(?=[A-Za-z_:])""")
+
+    def __init__(self) -> None:
+        self.repairs = 0
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self._tail + chunk
+        cut = data.rfind(b">") + 1
+        self._tail = data[cut:]
+        return self._fix(data[:cut])
+
+    def flush(self) -> bytes:
+        data, self._tail = self._tail, b""
+        return self._fix(data)
+
+    def _fix(self, data: bytes) -> bytes:
+        fixed, count = self._GLUED.subn(rb"\1 ", data)
+        self.repairs += count
+        return fixed
+
+
+Row = tuple[str, dict[str, t.Any]]
+
+
+class ReportReader:
+    """Rows of the three streams, as text, from a report body; memory stays per sample.
+
+    After `rows()` is exhausted, `problems` lists what had to be repaired or recovered.
+    """
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self.chunks = chunks
+        self.problems: list[str] = []
+
+    def rows(self) -> Iterator[Row]:
+        spacer = AttributeSpacer()
+        parser = etree.XMLPullParser(
+            events=("start", "end"), recover=True, resolve_entities=False, no_network=True
+        )
+        state: dict[str, t.Any] = {}
+        for chunk in self.chunks:
+            parser.feed(spacer.feed(chunk))
+            yield from self._events(parser, state)
+        parser.feed(spacer.flush())
+        yield from self._events(parser, state)
+        try:
+            parser.close()
+        except etree.XMLSyntaxError as exc:
+            raise ParseError(f"not XML ({exc})") from None
+        if not state.get("root"):
+            raise ParseError("the body is empty, not a <reports> document")
+        if spacer.repairs:
+            self.problems.append(f"{spacer.repairs} attribute(s) without a separating space")
+        errors = [
+            entry for entry in parser.feed_error_log if entry.level >= etree.ErrorLevels.ERROR
+        ]
+        if errors:
+            self.problems.append(f"{len(errors)} XML error(s), first: {errors[0].message}")
+
+    def _events(self, parser: etree.XMLPullParser, state: dict[str, t.Any]) -> Iterator[Row]:
+        for event, item in parser.read_events():
+            element = t.cast(etree._Element, item)
+            if event == "start":
+                self._start(element, state)
+            else:
+                yield from self._end(element, state)
+
+    @staticmethod
+    def _start(element: etree._Element, state: dict[str, t.Any]) -> None:
+        """Remember the attributes every row below this element carries."""
+        tag = element.tag
+        if not state.get("root"):
+            state["root"] = tag
+            if tag not in ("reports", "report", "error"):
+                raise ParseError(f"expected <reports>, found <{tag!s}>")
+        if tag == "report":
+            state["report"] = {
+                "campaign_id": element.get("campaignId"),
+                "metric_type": element.get("type"),
+                "segment_id": element.get("segmentId", AGGREGATE_SEGMENT),
+                "segment_name": element.get("segments"),
+            }
+        elif tag == "sample":
+            state["sample"] = {
+                "sample_start": element.get("start"),
+                "duration": element.get("duration"),
+            }
+        elif tag == "recipe":
+            state["recipe"] = {
+                **state["report"],
+                **state["sample"],
+                "recipe_name": element.get("name"),
+            }
+            state["position"] = 0
+
+    @staticmethod
+    def _end(element: etree._Element, state: dict[str, t.Any]) -> Iterator[Row]:
+        tag = element.tag
+        if tag == "error":
+            message, code = element.findtext("message"), element.findtext("code")
+            raise ParseError(f"the API answered with error {code}: {message}")
+        if tag in ("step", "steps"):  # `</steps>` closes a step in the documented example
+            state["position"] += 1
+            step = {"step_name": element.get("name"), "step_position": state["position"]}
+            yield "adobe_target_steps", {**state["recipe"], **step, "value": element.text}
+        elif tag == "engagement":
+            engagement = {
+                "step_name": element.get("stepName"),
+                "count": element.get("count"),
+                "total": element.get("total"),
+                "sum_of_squares": element.get("sumOfSquares"),
+            }
+            yield "adobe_target_engagement", {**state["recipe"], **engagement}
+        elif tag == "recipe":
+            recipe = {
+                "is_summary": state["recipe"]["recipe_name"] == SUMMARY_RECIPE,
+                "amount": element.findtext("amount"),
+            }
+            yield "adobe_target_recipes", {**state["recipe"], **recipe}
+        elif tag in ("sample", "report"):
+            element.clear()
+            parent = element.getparent()
+            while parent is not None and element.getprevious() is not None:
+                del parent[0]
+
+
+def typed(stream: str, row: Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """A row cast to its stream's schema; a value that is not its type is a ParseError."""
+    casts = CASTS[stream]
+    out = {}
+    for name, value in row.items():
+        try:
+            out[name] = casts[name](value.strip() if isinstance(value, str) else value)
+        except ParseError as exc:
+            raise ParseError(f"{name}: {exc}") from None
+    for name in STREAMS[stream][1]:
+        if out.get(name) is None:
+            raise ParseError(f"{stream}: {name} is missing in {row!r}")
+    return out
+
+
+def read_chunks(body: t.IO[bytes]) -> Iterator[bytes]:
+    while chunk := body.read(CHUNK_BYTES):
+        yield chunk
+
+
+# Errors
+
+_ERROR = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?<error>.*?<message>(.*?)</message>.*?<code>\s*(\d+)\s*</code>", re.S
+)
+
+HINTS = {
+    400: "The API refused a parameter: check adobe_target.environment, resolution and "
+    "metric_types.",
+    401: "Check client, email and password (adobe_target.client, adobe_target.email, "
+    "adobe_target.password).",
+    403: "The login may not read this campaign: check adobe_target.campaign_ids and the "
+    "user's rights in Test&Target.",
+    404: "Check adobe_target.campaign_ids (the campaignDescriptionId of each campaign) and "
+    "adobe_target.api_url.",
+}
+
+
+def vendor_error(body: bytes) -> tuple[int, str] | None:
+    """(code, message) from a documented `<error>` body, else None."""
+    found = _ERROR.match(body)
+    if not found:
+        return None
+    message = unescape(found.group(1).decode("utf-8", "replace")).strip()[:300]
+    return int(found.group(2)), message
+
+
+def describe_error(status: int, body: bytes) -> str:
+    error = vendor_error(body)
+    if error is None:
+        return body.decode("utf-8", "replace").strip()[:300]
+    return f"{error[1]} (code {error[0]})"
+
+
+def hint(status: int) -> str:
+    return HINTS.get(status, "")
+
+
+def check_body(head: bytes) -> None:
+    """An `<error>` body is an error whatever the HTTP status: its code decides."""
+    error = vendor_error(head)
+    if error is None:
+        return
+    code, message = error
+    text = f"the API answered with error {code}: {message}"
+    if code >= 500 or code == 429:
+        raise TransientError(text)
+    raise PermanentError(text, hint=hint(code))
+
+
+# Streams
+
+
+class SharedReports:
+    """Fetches each (campaign, type, window) once and hands every stream its rows.
+
+    The first of the three streams to need a window fetches it, yields its own rows and
+    appends the other selected streams' rows to one temporary file per stream, indexed
+    by request; those streams read them back instead of asking again. Memory stays
+    bounded whatever the number of windows pending.
+    """
+
+    def __init__(self) -> None:
+        self.streams: list[AdobeTargetStream] = []
+        self._files: dict[str, t.IO[bytes]] = {}
+        self._index: dict[str, dict[tuple, tuple[int, int]]] = {}
+
+    def rows(self, stream: str, key: tuple, fetch: Callable[[], Iterator[Row]]) -> Iterator[dict]:
+        stored = self._index.get(stream, {}).pop(key, None)
+        if stored is not None:
+            yield from self._read(stream, *stored)
+            return
+        others = {
+            s.name
+            for s in self.streams
+            if s.selected and s.name != stream and key not in self._index.get(s.name, {})
+        }
+        starts = {name: self._file(name).seek(0, 2) for name in others}
+        for name, row in fetch():
+            if name == stream:
+                yield row
+            elif name in others:
+                self._files[name].write(msgspec.json.encode(row) + b"\n")
+        for name in others:
+            self._index.setdefault(name, {})[key] = (starts[name], self._files[name].tell())
+
+    def _file(self, stream: str) -> t.IO[bytes]:
+        if stream not in self._files:
+            self._files[stream] = tempfile.TemporaryFile()  # noqa: SIM115 - lives with the run
+        return self._files[stream]
+
+    def _read(self, stream: str, start: int, end: int) -> Iterator[dict]:
+        spool = self._files[stream]
+        spool.seek(start)
+        while spool.tell() < end:
+            yield msgspec.json.decode(spool.readline())
+
+
+class AdobeTargetStream(ReportStream):
+    """One of the three views of the performance report."""
+
+    def __init__(
+        self, tap: Tap, vendor: VendorConfig, name: str, client: HttpClient, shared: SharedReports
+    ) -> None:
+        schema, keys = STREAMS[name]
+        super().__init__(
+            tap, vendor, name=name, schema=schema, primary_keys=keys, replication_key="sample_start"
+        )
+        self.client = client
+        self.shared = shared
+        self.resolution = str(vendor.get("resolution", "day"))
+        self.max_window_days = WINDOW_DAYS[self.resolution]
+
+    @property
+    def partitions(self) -> list[dict] | None:
+        """Campaign x metric type; the resolution too, so each grain keeps its bookmark."""
+        return [
+            {
+                "campaign_id": int(campaign),
+                "metric_type": metric_type,
+                "resolution": self.resolution,
+            }
+            for campaign in self.vendor["campaign_ids"]
+            for metric_type in self.vendor.get("metric_types", list(METRIC_TYPES))
+        ]
+
+    def plan(self, context: dict) -> list[Window]:
+        first = resume_from(self.bookmark(context), self.start_date, self.vendor.lookback_days)
+        return report_windows(first, self.end_date, self.resolution)
+
+    def params(self, context: Mapping[str, t.Any], window: Window) -> list[tuple[str, str | int]]:
+        vendor = self.vendor
+        params: list[tuple[str, str | int]] = [
+            ("client", str(vendor["client"])),
+            ("email", str(vendor["email"])),
+            ("password", str(vendor["password"])),
+            ("operation", "report"),
+            ("version", 2),
+            ("campaignId", context["campaign_id"]),
+            ("type", context["metric_type"]),
+            ("start", f"{window.start:%Y-%m-%d}T00:00"),
+            ("end", f"{window.end:%Y-%m-%d}T23:59"),
+            ("environment", str(vendor.get("environment", "Production"))),
+            ("resolution", self.resolution),
+        ]
+        if vendor.get("segments", "aggregate") == "all":
+            params.append(("segment", "allSegments"))
+        for name, setting in (
+            ("includeDeletedReportRows", "include_deleted_rows"),
+            ("filterExtremeOrders", "filter_extreme_orders"),
+        ):
+            params.append((name, "true" if vendor.get(setting, False) else "false"))
+        return params
+
+    def extract_window(self, context: dict, window: Window) -> Iterator[dict]:
+        key = (context["campaign_id"], context["metric_type"], window.start, window.end)
+        return self.shared.rows(self.name, key, lambda: self.fetch(context, window))
+
+    def fetch(self, context: dict, window: Window) -> Iterator[Row]:
+        """Every stream's typed rows of one request."""
+        where = self.where(context, window)
+        with self.client.fetch(
+            self.vendor.api_url, where=where, params=self.params(context, window)
+        ) as body:
+            reader = ReportReader(read_chunks(body))
+            try:
+                for stream, row in reader.rows():
+                    yield stream, typed(stream, row)
+            except ParseError as exc:
+                raise ParseError(f"{where}: unreadable response ({exc}).") from None
+            if reader.problems:
+                logger.warning(
+                    "%s: the response was not well-formed XML; recovered (%s).",
+                    where,
+                    "; ".join(reader.problems),
+                )
+
+
+def build_streams(tap: Tap, vendor: VendorConfig) -> list[Stream]:
+    client = HttpClient(
+        "Adobe Target",
+        errors=VendorErrors(describe=describe_error, hint=hint, check_body=check_body),
+        retry=RetryPolicy(base_seconds=0.05) if vendor.sandbox else None,
+    )
+    shared = SharedReports()
+    shared.streams = [AdobeTargetStream(tap, vendor, name, client, shared) for name in STREAMS]
+    return list(shared.streams)
+
+
+def validate(settings: Mapping[str, t.Any]) -> None:
+    for name in ("client", "email", "password"):
+        if not settings.get(name):
+            raise ConfigError(f"adobe_target.{name}", "required (the Test&Target login)")
+    campaigns = settings.get("campaign_ids")
+    if not campaigns:
+        raise ConfigError("adobe_target.campaign_ids", "required, a list of campaign ids")
+    if len(set(campaigns)) != len(campaigns):
+        raise ConfigError("adobe_target.campaign_ids", "campaign ids must be unique")
+    types = settings.get("metric_types")
+    if types is not None and (not types or len(set(types)) != len(types)):
+        raise ConfigError(
+            "adobe_target.metric_types", "a non-empty list of distinct visit, visitor, impression"
+        )
+    for name, allowed in (
+        ("resolution", RESOLUTIONS),
+        ("segments", SEGMENT_MODES),
+    ):
+        value = settings.get(name)
+        if value is not None and value not in allowed:
+            raise ConfigError(
+                f"adobe_target.{name}", f"{value!r} is not one of {', '.join(allowed)}"
+            )
+    if types is not None and not set(types) <= set(METRIC_TYPES):
+        raise ConfigError("adobe_target.metric_types", "each one of visit, visitor, impression")
+
+
+VENDOR = Vendor(
+    key="adobe_target",
+    title="Adobe Test&Target Performance Report API",
+    api_url=API_URL,
+    lookback_days=3,
+    properties=(
+        th.Property("client", th.StringType, description="The T&T client name."),
+        th.Property("email", th.StringType, description="Email of the T&T user."),
+        th.Property(
+            "password",
+            th.StringType,
+            secret=True,
+            description="The T&T user's password (sent in the query string; never logged).",
+        ),
+        th.Property(
+            "campaign_ids",
+            th.ArrayType(th.IntegerType(minimum=1)),
+            description="Campaigns to extract (campaignDescriptionId), one partition each.",
+        ),
+        th.Property(
+            "environment",
+            th.StringType(min_length=1),
+            default="Production",
+            description="Host group name, as defined in the T&T Tool.",
+        ),
+        th.Property(
+            "resolution",
+            th.StringType(allowed_values=list(RESOLUTIONS)),
+            default="day",
+            description="Sample length: hour, day, week (from Monday) or month.",
+        ),
+        th.Property(
+            "metric_types",
+            th.ArrayType(th.StringType(allowed_values=list(METRIC_TYPES))),
+            default=list(METRIC_TYPES),
+            description="Report types, one request each: visit, visitor, impression.",
+        ),
+        th.Property(
+            "segments",
+            th.StringType(allowed_values=list(SEGMENT_MODES)),
+            default="aggregate",
+            description="aggregate (all segments together) or all (each segment, and the "
+            "aggregate).",
+        ),
+        th.Property(
+            "include_deleted_rows",
+            th.BooleanType,
+            default=False,
+            description="Include experiences deleted since (includeDeletedReportRows).",
+        ),
+        th.Property(
+            "filter_extreme_orders",
+            th.BooleanType,
+            default=False,
+            description="Exclude extreme orders from revenue (filterExtremeOrders).",
+        ),
+    ),
+    secrets=("password",),
+    sandbox_settings={
+        "client": sandbox.CLIENT,
+        "email": sandbox.EMAIL,
+        "password": sandbox.PASSWORD,
+        "campaign_ids": list(sandbox.CAMPAIGNS),
+    },
+    build_streams=build_streams,
+    validate=validate,
+)

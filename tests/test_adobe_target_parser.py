@@ -1,0 +1,189 @@
+"""Adobe Target parsing without HTTP: the documented examples byte for byte, and repairs.
+
+The documented sample start is literally `YYYY-08-01T00:00` (a placeholder year). The
+verbatim fixture is read untyped (every value it shows, as text) and typing it fails
+with a ParseError naming the field; a copy with the year 2026 substituted, and nothing
+else changed, is read typed.
+"""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+
+import pytest
+
+from tap_perfreports.errors import ParseError, PermanentError, TransientError
+from tap_perfreports.vendors import adobe_target as at
+from tests.helpers import doc_text, fixture_bytes
+
+DOC = "adobe-target-performance-report.md"
+REPORT = fixture_bytes("adobe_target", "doc_report.xml")
+ERROR = fixture_bytes("adobe_target", "doc_error.xml")
+GRAIN = {
+    "campaign_id": "7",
+    "metric_type": "visitor",
+    "segment_id": "0",
+    "segment_name": "Segment 1",
+    "sample_start": "YYYY-08-01T00:00",
+    "duration": "day",
+    "recipe_name": "Experience A",
+}
+STEPS = [
+    ("Entry", "476.0"),
+    ("Visits", "370.0"),
+    ("Display mboxes", "476.0"),
+    ("Time on Site", "1117.0"),
+    ("Page Count", "1117.0"),
+    ("Score", "1100.0"),
+    ("Global Mbox", "1100.0"),
+    ("Clicked Article", "255.0"),
+]
+ENGAGEMENT = [
+    ("Page Count", "190", "558.00000", "4382.00000"),
+    ("Time on Site", "211", "44773.42500", "43287221.65236"),
+    ("Score", "207", "117.00000", "843.00000"),
+]
+
+
+def read(body: bytes, chunk: int = 1 << 16) -> tuple[list[at.Row], list[str]]:
+    reader = at.ReportReader(body[i : i + chunk] for i in range(0, len(body), chunk))
+    return list(reader.rows()), reader.problems
+
+
+def rows_of(rows: list[at.Row], stream: str) -> list[dict]:
+    return [row for name, row in rows if name == stream]
+
+
+@pytest.mark.parametrize("name", ["doc_report.xml", "doc_error.xml"])
+def test_fixtures_are_the_documentation_examples_verbatim(name):
+    text = fixture_bytes("adobe_target", name).decode()
+    assert text in doc_text(DOC)
+    assert len(text.splitlines()) >= 4
+
+
+def test_the_malformed_documentation_example_yields_every_value_it_shows():
+    rows, problems = read(REPORT)
+    assert rows_of(rows, "adobe_target_steps") == [
+        {**GRAIN, "step_name": name, "step_position": index, "value": value}
+        for index, (name, value) in enumerate(STEPS, start=1)
+    ]
+    assert rows_of(rows, "adobe_target_recipes") == [
+        {**GRAIN, "is_summary": False, "amount": "121.13"}
+    ]
+    assert rows_of(rows, "adobe_target_engagement") == [
+        {**GRAIN, "step_name": n, "count": c, "total": tot, "sum_of_squares": sq}
+        for n, c, tot, sq in ENGAGEMENT
+    ]
+    # both malformations were noticed: three glued attributes and the </steps> tag
+    assert problems[0] == "3 attribute(s) without a separating space"
+    assert "steps" in problems[1]
+    # the two abbreviated reports ("." placeholders) have no sample: no rows
+    assert len(rows) == 8 + 1 + 3
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 50, 1 << 16])
+def test_chunk_boundaries_do_not_change_the_result(chunk):
+    assert read(REPORT, chunk) == read(REPORT)
+
+
+def test_the_placeholder_year_is_a_clear_parse_error_when_typed():
+    rows, _ = read(REPORT)
+    with pytest.raises(ParseError, match="sample_start: expected a date-time, got 'YYYY-08-01"):
+        at.typed(*rows[0])
+
+
+def test_with_a_real_year_the_example_becomes_typed_rows():
+    rows, _ = read(REPORT.replace(b'"YYYY-', b'"2026-'))
+    typed = [(name, at.typed(name, row)) for name, row in rows]
+    grain = {
+        **GRAIN,
+        "campaign_id": 7,
+        "sample_start": "2026-08-01T00:00:00+00:00",
+    }
+    steps = rows_of(typed, "adobe_target_steps")
+    assert steps[0] == {**grain, "step_name": "Entry", "step_position": 1, "value": 476.0}
+    assert [(s["step_name"], s["value"]) for s in steps] == [(n, float(v)) for n, v in STEPS]
+    assert rows_of(typed, "adobe_target_recipes") == [
+        {**grain, "is_summary": False, "amount": 121.13}
+    ]
+    engagement = rows_of(typed, "adobe_target_engagement")
+    assert [(e["step_name"], e["count"], e["total"], e["sum_of_squares"]) for e in engagement] == [
+        ("Page Count", 190, 558.0, 4382.0),
+        ("Time on Site", 211, 44773.425, 43287221.65236),
+        ("Score", 207, 117.0, 843.0),
+    ]
+    assert all(isinstance(e["count"], int) for e in engagement)
+
+
+def test_the_aggregate_report_gets_the_fixed_segment_key():
+    body = (
+        b'<reports><report campaignId="9" type="visit"><sample start="2026-01-02T00:00" '
+        b'duration="day"><recipe name="Campaign"><step name="Entry">3.0</step>'
+        b"<amount>1.5</amount></recipe></sample></report></reports>"
+    )
+    rows, problems = read(body)
+    assert problems == []
+    recipe = at.typed(*rows[1])
+    assert recipe["segment_id"] == "aggregate"
+    assert recipe["segment_name"] is None
+    assert recipe["is_summary"] is True
+    assert recipe["amount"] == 1.5
+
+
+def test_the_documented_error_body_is_an_error_at_any_status():
+    assert at.vendor_error(ERROR) == (
+        401,
+        "Invalid email or password supplied. Email: my_email@abc.com",
+    )
+    with pytest.raises(PermanentError) as refused:
+        at.check_body(ERROR)
+    assert "check client, email and password" in refused.value.hint.lower()
+    with pytest.raises(TransientError):
+        at.check_body(b"<error><message>Busy</message><code>503</code></error>")
+    with pytest.raises(ParseError, match="error 401"):
+        read(ERROR)
+    at.check_body(REPORT[:4096])  # a report is not an error
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"<html><body>Bad gateway</body></html>", b"not xml at all"],
+)
+def test_a_body_that_is_not_a_report_is_a_parse_error(body):
+    with pytest.raises(ParseError):
+        read(body)
+
+
+def test_spacing_repair_leaves_well_formed_tags_and_text_alone():
+    spacer = at.AttributeSpacer()
+    text = b'<a x="1" y="2">say "hi"there</a><b p="1"q="2"/>'
+    fixed = spacer.feed(text[:20]) + spacer.feed(text[20:]) + spacer.flush()
+    assert fixed == b'<a x="1" y="2">say "hi"there</a><b p="1" q="2"/>'
+    assert spacer.repairs == 1
+
+
+def test_memory_does_not_grow_with_the_number_of_samples():
+    def body(samples: int) -> bytes:
+        sample = (
+            b'<sample start="2026-01-01T00:00" duration="hour"><recipe name="A">'
+            + b'<step name="Entry">1.0</step>' * 5
+            + b"<amount>1</amount></recipe></sample>\n"
+        )
+        return (
+            b'<reports><report campaignId="1" type="visit">'
+            + sample * samples
+            + b"</report></reports>"
+        )
+
+    def peak(samples: int) -> int:
+        data = body(samples)
+        tracemalloc.start()
+        reader = at.ReportReader(at.read_chunks(io.BytesIO(data)))
+        count = sum(1 for _ in reader.rows())
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert count == samples * 6
+        return top
+
+    assert peak(40_000) < 2 * peak(4_000)
