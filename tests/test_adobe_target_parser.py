@@ -8,6 +8,7 @@ else changed, is read typed.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import tracemalloc
 
@@ -187,3 +188,55 @@ def test_memory_does_not_grow_with_the_number_of_samples():
         return top
 
     assert peak(40_000) < 2 * peak(4_000)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<reports><report campaignId="1" type="visit"><step name="x">1</step></report></reports>',
+        b'<reports><sample start="2026-01-01T00:00" duration="day"/></reports>',
+        b'<reports><report campaignId="1" type="visit"><recipe name="A"/></report></reports>',
+    ],
+    ids=["step-outside-recipe", "sample-outside-report", "recipe-outside-sample"],
+)
+def test_an_element_out_of_place_is_a_parse_error(body):
+    with pytest.raises(ParseError, match="outside a <"):
+        read(body)
+
+
+@pytest.mark.parametrize(
+    ("resolution", "first", "end", "expected"),
+    [
+        ("day", "2026-01-01", "2026-03-01", [("01-01", "01-31"), ("02-01", "03-01")]),
+        (
+            "hour",
+            "2026-01-01",
+            "2026-01-05",
+            [("01-01", "01-02"), ("01-03", "01-04"), ("01-05", "01-05")],
+        ),
+        # weeks start on Monday: a Wednesday start is pulled from its Monday
+        ("week", "2026-01-07", "2026-05-01", [("01-05", "04-05"), ("04-06", "05-01")]),
+        ("month", "2026-01-15", "2026-03-02", [("01-01", "03-02")]),
+    ],
+)
+def test_windows_are_sized_to_the_resolution(resolution, first, end, expected):
+    windows = at.report_windows(
+        dt.date.fromisoformat(first), dt.date.fromisoformat(end), resolution
+    )
+    assert [(f"{w.start:%m-%d}", f"{w.end:%m-%d}") for w in windows] == expected
+
+
+def test_month_windows_hold_whole_years_of_months():
+    windows = at.report_windows(dt.date(2025, 3, 9), dt.date(2026, 7, 31), "month")
+    assert [(w.start, w.end) for w in windows] == [
+        (dt.date(2025, 3, 1), dt.date(2026, 2, 28)),
+        (dt.date(2026, 3, 1), dt.date(2026, 7, 31)),
+    ]
+
+
+def test_a_body_cut_off_is_a_parse_error_not_a_short_report():
+    whole = REPORT.replace(b'"YYYY-', b'"2026-')
+    assert len(read(whole)[0]) == 12
+    for cut in (200, len(whole) // 2, len(whole) - 5):
+        with pytest.raises(ParseError, match="cut off"):
+            read(whole[:cut])

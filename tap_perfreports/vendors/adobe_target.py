@@ -183,17 +183,23 @@ class ReportReader:
             events=("start", "end"), recover=True, resolve_entities=False, no_network=True
         )
         state: dict[str, t.Any] = {}
-        for chunk in self.chunks:
-            parser.feed(spacer.feed(chunk))
-            yield from self._events(parser, state)
-        parser.feed(spacer.flush())
-        yield from self._events(parser, state)
+        tail = b""
         try:
+            for chunk in self.chunks:
+                tail = (tail + chunk)[-64:]
+                parser.feed(spacer.feed(chunk))
+                yield from self._events(parser, state)
+            parser.feed(spacer.flush())
+            yield from self._events(parser, state)
             parser.close()
         except etree.XMLSyntaxError as exc:
             raise ParseError(f"not XML ({exc})") from None
-        if not state.get("root"):
+        root = state.get("root")
+        if not root:
             raise ParseError("the body is empty, not a <reports> document")
+        if not tail.rstrip().endswith((f"</{root}>".encode(), b"/>")):
+            # recovery would close the open elements silently and lose the rest
+            raise ParseError(f"the body ends before </{root}>: it was cut off")
         if spacer.repairs:
             self.problems.append(f"{spacer.repairs} attribute(s) without a separating space")
         errors = [
@@ -227,13 +233,13 @@ class ReportReader:
             }
         elif tag == "sample":
             state["sample"] = {
+                **inside(state, "report", tag),
                 "sample_start": element.get("start"),
                 "duration": element.get("duration"),
             }
         elif tag == "recipe":
             state["recipe"] = {
-                **state["report"],
-                **state["sample"],
+                **inside(state, "sample", tag),
                 "recipe_name": element.get("name"),
             }
             state["position"] = 0
@@ -245,9 +251,10 @@ class ReportReader:
             message, code = element.findtext("message"), element.findtext("code")
             raise ParseError(f"the API answered with error {code}: {message}")
         if tag in ("step", "steps"):  # `</steps>` closes a step in the documented example
+            grain = inside(state, "recipe", tag)
             state["position"] += 1
             step = {"step_name": element.get("name"), "step_position": state["position"]}
-            yield "adobe_target_steps", {**state["recipe"], **step, "value": element.text}
+            yield "adobe_target_steps", {**grain, **step, "value": element.text}
         elif tag == "engagement":
             engagement = {
                 "step_name": element.get("stepName"),
@@ -255,18 +262,27 @@ class ReportReader:
                 "total": element.get("total"),
                 "sum_of_squares": element.get("sumOfSquares"),
             }
-            yield "adobe_target_engagement", {**state["recipe"], **engagement}
+            yield "adobe_target_engagement", {**inside(state, "recipe", tag), **engagement}
         elif tag == "recipe":
+            grain = state.pop("recipe")
             recipe = {
-                "is_summary": state["recipe"]["recipe_name"] == SUMMARY_RECIPE,
+                "is_summary": grain["recipe_name"] == SUMMARY_RECIPE,
                 "amount": element.findtext("amount"),
             }
-            yield "adobe_target_recipes", {**state["recipe"], **recipe}
+            yield "adobe_target_recipes", {**grain, **recipe}
         elif tag in ("sample", "report"):
+            state.pop(str(tag), None)
             element.clear()
             parent = element.getparent()
             while parent is not None and element.getprevious() is not None:
                 del parent[0]
+
+
+def inside(state: Mapping[str, t.Any], parent: str, tag: object) -> dict[str, t.Any]:
+    """The attributes of the enclosing element; an element out of place is a ParseError."""
+    if parent not in state:
+        raise ParseError(f"<{tag!s}> outside a <{parent}>")
+    return t.cast(dict[str, t.Any], state[parent])
 
 
 def typed(stream: str, row: Mapping[str, t.Any]) -> dict[str, t.Any]:
