@@ -420,12 +420,15 @@ class AdobeTargetStream(ReportStream):
 
     @property
     def partitions(self) -> list[dict] | None:
-        """Campaign x metric type; the resolution too, so each grain keeps its bookmark."""
+        """Campaign x metric type, and the sample duration (the resolution) so that each
+        grain keeps its own bookmark. Context keys are record columns: the SDK copies the
+        context into every record.
+        """
         return [
             {
                 "campaign_id": int(campaign),
                 "metric_type": metric_type,
-                "resolution": self.resolution,
+                "duration": self.resolution,
             }
             for campaign in self.vendor["campaign_ids"]
             for metric_type in self.vendor.get("metric_types", list(METRIC_TYPES))
