@@ -109,9 +109,8 @@ def run_tap(
         )
     assert_no_secret(done.stdout + done.stderr, known_secrets(config))
     messages = []
-    for line in done.stdout.splitlines():
-        if line.startswith("{"):
-            messages.append(json.loads(line))
+    if "--discover" not in args and "--about" not in args:  # those print one JSON document
+        messages = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     return TapRun(done.returncode, messages, done.stderr, done.stdout)
 
 

@@ -111,6 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
             delivered = True
         except _Dropped:
             self._abort(reset=False)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client hung up: nothing was delivered
         finally:
             if delivered and response is not None and response.status < 400:
                 for served in response.served:
