@@ -28,7 +28,8 @@ class ReportStream(Stream):
     """A vendor report extracted in windows of at most `max_window_days` days.
 
     Subclasses set `name`, `schema`, `primary_keys`, `replication_key` (a date or
-    date-time column) and implement `extract_window`.
+    date-time column) and implement `extract_window`. Partition context keys must be
+    record columns: the SDK copies every context key into each record.
     """
 
     #: Values are cast to their schema types by the vendor parsers, once.
