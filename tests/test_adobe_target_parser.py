@@ -240,3 +240,75 @@ def test_a_body_cut_off_is_a_parse_error_not_a_short_report():
     for cut in (200, len(whole) // 2, len(whole) - 5):
         with pytest.raises(ParseError, match="cut off"):
             read(whole[:cut])
+
+
+def test_a_body_cut_off_right_after_a_self_closing_tag_is_a_parse_error():
+    whole = REPORT.replace(b'"YYYY-', b'"2026-')
+    ends = [i + 2 for i in range(len(whole)) if whole.startswith(b"/>", i)]
+    assert len(ends) == 3  # the three engagement elements
+    for cut in ends:
+        with pytest.raises(ParseError, match="cut off"):
+            read(whole[:cut])
+    assert read(b"<reports/>") == ([], [])
+
+
+def report_of(campaign: str, metric_type: str, extra: bytes = b"") -> bytes:
+    return (
+        f'<report campaignId="{campaign}" type="{metric_type}" resolution="day"'.encode()
+        + extra
+        + b'><sample start="2026-01-02T00:00" duration="day"><recipe name="A">'
+        b'<step name="Entry">3.0</step><amount>1.5</amount></recipe></sample></report>'
+    )
+
+
+def read_asked(
+    body: bytes, campaign: str = "7", metric_type: str = "visit"
+) -> tuple[list[dict], list[str]]:
+    """Rows (of every stream) and skipped report types, for a request of one campaign/type."""
+    reader = at.ReportReader([body], {"campaign_id": campaign, "metric_type": metric_type})
+    return [row for _, row in reader.rows()], reader.skipped
+
+
+def test_reports_of_another_type_than_requested_are_skipped_and_noted():
+    body = b"<reports>" + report_of("7", "visitor") + report_of("7", "visit") + b"</reports>"
+    rows, skipped = read_asked(body)
+    assert [row["metric_type"] for row in rows] == ["visit", "visit"]  # one step, one recipe
+    assert skipped == ["visitor"]
+
+
+def test_a_report_of_another_campaign_is_a_parse_error():
+    with pytest.raises(ParseError, match="campaignId=8 answers campaignId=7"):
+        read_asked(b"<reports>" + report_of("8", "visit") + b"</reports>")
+
+
+def test_attributes_a_report_leaves_out_come_from_the_request_and_its_resolution():
+    body = (
+        b'<reports><report resolution="week"><sample start="2026-01-05T00:00">'
+        b'<recipe name="A"><step name="Entry">3.0</step></recipe></sample></report></reports>'
+    )
+    step = read_asked(body, "11", "impression")[0][0]
+    assert (step["campaign_id"], step["metric_type"], step["duration"]) == (
+        "11",
+        "impression",
+        "week",
+    )
+
+
+def test_an_error_body_is_read_whatever_the_order_of_its_children():
+    assert at.vendor_error(b"<error><code>401</code><message>Bad login</message></error>") == (
+        401,
+        "Bad login",
+    )
+    assert at.vendor_error(b"<error><message>Odd</message></error>") == (None, "Odd")
+    with pytest.raises(PermanentError, match="an error: Odd"):
+        at.check_body(b"<error><message>Odd</message></error>")
+    assert at.vendor_error(b"<errors/>") is None
+
+
+def test_the_code_in_an_error_body_decides_over_the_http_status():
+    with pytest.raises(PermanentError) as refused:
+        at.describe_error(500, ERROR)
+    assert "check client, email and password" in refused.value.hint.lower()
+    with pytest.raises(TransientError):
+        at.describe_error(400, b"<error><message>Busy</message><code>503</code></error>")
+    assert at.describe_error(401, ERROR).endswith("my_email@abc.com (code 401)")

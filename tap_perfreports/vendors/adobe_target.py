@@ -170,12 +170,18 @@ Row = tuple[str, dict[str, t.Any]]
 class ReportReader:
     """Rows of the three streams, as text, from a report body; memory stays per sample.
 
-    After `rows()` is exhausted, `problems` lists what had to be repaired or recovered.
+    `request` holds the `campaign_id` and `metric_type` asked for: they fill attributes
+    a report leaves out, a report of another type is skipped (without `type` the API
+    returns every type, and each type is its own partition), and a report of another
+    campaign is a ParseError. After `rows()` is exhausted, `problems` lists what had to
+    be repaired or recovered, and `skipped` the types of the reports skipped.
     """
 
-    def __init__(self, chunks: Iterable[bytes]) -> None:
+    def __init__(self, chunks: Iterable[bytes], request: Mapping[str, str] | None = None) -> None:
         self.chunks = chunks
+        self.request = dict(request or {})
         self.problems: list[str] = []
+        self.skipped: list[str] = []
 
     def rows(self) -> Iterator[Row]:
         spacer = AttributeSpacer()
@@ -183,22 +189,19 @@ class ReportReader:
             events=("start", "end"), recover=True, resolve_entities=False, no_network=True
         )
         state: dict[str, t.Any] = {}
-        tail = b""
         try:
             for chunk in self.chunks:
-                tail = (tail + chunk)[-64:]
                 parser.feed(spacer.feed(chunk))
                 yield from self._events(parser, state)
             parser.feed(spacer.flush())
             yield from self._events(parser, state)
-            parser.close()
+            parser.close()  # recovery closes what is still open: its events are not read
         except etree.XMLSyntaxError as exc:
             raise ParseError(f"not XML ({exc})") from None
         root = state.get("root")
         if not root:
             raise ParseError("the body is empty, not a <reports> document")
-        if not tail.rstrip().endswith((f"</{root}>".encode(), b"/>")):
-            # recovery would close the open elements silently and lose the rest
+        if not state.get("closed"):
             raise ParseError(f"the body ends before </{root}>: it was cut off")
         if spacer.repairs:
             self.problems.append(f"{spacer.repairs} attribute(s) without a separating space")
@@ -213,11 +216,14 @@ class ReportReader:
             element = t.cast(etree._Element, item)
             if event == "start":
                 self._start(element, state)
-            else:
-                yield from self._end(element, state)
+                continue
+            if element.getparent() is None:
+                state["closed"] = True
+            for row in self._end(element, state):
+                if not state.get("skipping"):
+                    yield row
 
-    @staticmethod
-    def _start(element: etree._Element, state: dict[str, t.Any]) -> None:
+    def _start(self, element: etree._Element, state: dict[str, t.Any]) -> None:
         """Remember the attributes every row below this element carries."""
         tag = element.tag
         if not state.get("root"):
@@ -225,17 +231,19 @@ class ReportReader:
             if tag not in ("reports", "report", "error"):
                 raise ParseError(f"expected <reports>, found <{tag!s}>")
         if tag == "report":
-            state["report"] = {
-                "campaign_id": element.get("campaignId"),
-                "metric_type": element.get("type"),
-                "segment_id": element.get("segmentId", AGGREGATE_SEGMENT),
-                "segment_name": element.get("segments"),
-            }
+            report = state["report"] = self._report(element)
+            state["resolution"] = element.get("resolution")
+            state["skipping"] = report["metric_type"] != self.request.get(
+                "metric_type", report["metric_type"]
+            )
+            if state["skipping"]:
+                self.skipped.append(str(report["metric_type"]))
         elif tag == "sample":
             state["sample"] = {
                 **inside(state, "report", tag),
                 "sample_start": element.get("start"),
-                "duration": element.get("duration"),
+                # the sample's duration is the report's resolution
+                "duration": element.get("duration", state.get("resolution")),
             }
         elif tag == "recipe":
             state["recipe"] = {
@@ -243,6 +251,18 @@ class ReportReader:
                 "recipe_name": element.get("name"),
             }
             state["position"] = 0
+
+    def _report(self, element: etree._Element) -> dict[str, t.Any]:
+        campaign = element.get("campaignId", self.request.get("campaign_id"))
+        asked = self.request.get("campaign_id", campaign)
+        if (campaign or "").strip() != (asked or "").strip():
+            raise ParseError(f"a report of campaignId={campaign} answers campaignId={asked}")
+        return {
+            "campaign_id": campaign,
+            "metric_type": element.get("type", self.request.get("metric_type")),
+            "segment_id": element.get("segmentId", AGGREGATE_SEGMENT),
+            "segment_name": element.get("segments"),
+        }
 
     @staticmethod
     def _end(element: etree._Element, state: dict[str, t.Any]) -> Iterator[Row]:
@@ -307,9 +327,9 @@ def read_chunks(body: t.IO[bytes]) -> Iterator[bytes]:
 
 # Errors
 
-_ERROR = re.compile(
-    rb"^\s*(?:<\?xml[^>]*>\s*)?<error>.*?<message>(.*?)</message>.*?<code>\s*(\d+)\s*</code>", re.S
-)
+_ERROR_ROOT = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?<error[\s>]")
+_ERROR_MESSAGE = re.compile(rb"<message>(.*?)</message>", re.S)
+_ERROR_CODE = re.compile(rb"<code>\s*(\d+)\s*</code>")
 
 HINTS = {
     400: "The API refused a parameter: check adobe_target.environment, resolution and "
@@ -323,20 +343,27 @@ HINTS = {
 }
 
 
-def vendor_error(body: bytes) -> tuple[int, str] | None:
-    """(code, message) from a documented `<error>` body, else None."""
-    found = _ERROR.match(body)
-    if not found:
+def vendor_error(body: bytes) -> tuple[int | None, str] | None:
+    """(code, message) from a documented `<error>` body (children in any order), else None."""
+    if not _ERROR_ROOT.match(body):
         return None
-    message = unescape(found.group(1).decode("utf-8", "replace")).strip()[:300]
-    return int(found.group(2)), message
+    message = _ERROR_MESSAGE.search(body)
+    code = _ERROR_CODE.search(body)
+    text = unescape(message.group(1).decode("utf-8", "replace")).strip()[:300] if message else ""
+    return (int(code.group(1)) if code else None), text
 
 
 def describe_error(status: int, body: bytes) -> str:
+    """The message of an HTTP error; when the body's `<code>` is another error than the
+    status (a 401 login error under HTTP 500), the body's code decides whether to retry.
+    """
     error = vendor_error(body)
     if error is None:
         return body.decode("utf-8", "replace").strip()[:300]
-    return f"{error[1]} (code {error[0]})"
+    code, message = error
+    if code is not None and code >= 400 and code != status:
+        check_body(body)
+    return message if code is None else f"{message} (code {code})"
 
 
 def hint(status: int) -> str:
@@ -350,6 +377,8 @@ def check_body(head: bytes) -> None:
         return
     code, message = error
     text = f"the API answered with error {code}: {message}"
+    if code is None:
+        raise PermanentError(f"the API answered with an error: {message}")
     if code >= 500 or code == 429:
         raise TransientError(text)
     raise PermanentError(text, hint=hint(code))
@@ -472,7 +501,11 @@ class AdobeTargetStream(ReportStream):
         with self.client.fetch(
             self.vendor.api_url, where=where, params=self.params(context, window)
         ) as body:
-            reader = ReportReader(read_chunks(body))
+            asked = {
+                "campaign_id": str(context["campaign_id"]),
+                "metric_type": context["metric_type"],
+            }
+            reader = ReportReader(read_chunks(body), asked)
             try:
                 for stream, row in reader.rows():
                     yield stream, typed(stream, row)
@@ -483,6 +516,13 @@ class AdobeTargetStream(ReportStream):
                     "%s: the response was not well-formed XML; recovered (%s).",
                     where,
                     "; ".join(reader.problems),
+                )
+            if reader.skipped:
+                logger.warning(
+                    "%s: skipped %d report(s) of another type (%s); each type is its own request.",
+                    where,
+                    len(reader.skipped),
+                    ", ".join(sorted(set(reader.skipped))),
                 )
 
 
