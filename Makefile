@@ -1,5 +1,6 @@
 # The two commands of the README's Quick start. Both are idempotent.
-PYTHON ?= python3
+# Python 3.11 is what CI and the pins are tested with; any 3.11+ works.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 # Meltano must not try the network: no Hub (plugins are declared in full), no telemetry.
@@ -10,7 +11,8 @@ export MELTANO_CLI_DISABLE_VERSION_CHECK := true
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Reinstall when the package or a plugin pin changes.
+$(VENV)/.installed: pyproject.toml meltano.yml $(wildcard plugins/*/*.lock)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is needed"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

@@ -34,11 +34,34 @@ DUCKDB_SETTINGS = [
 ]
 
 
+#: target-postgres's secrets: its --about marks none, and `meltano config` must redact them.
+POSTGRES_SECRETS = {
+    "password",
+    "sqlalchemy_url",  # may embed the password
+    "ssl_client_private_key",
+    "ssh_tunnel.private_key",
+    "ssh_tunnel.private_key_password",
+}
+
+
 def setting(name: str, kind_: str, description: str) -> dict:
     entry = {"name": name, "kind": kind_, "description": description}
     if kind_ == "password":
         entry["sensitive"] = True
     return entry
+
+
+def postgres_settings(about: dict) -> list[dict]:
+    """--about's settings; ssh_tunnel's are dotted, for TARGET_POSTGRES_SSH_TUNNEL_HOST etc."""
+    settings = []
+    for name, schema in about["settings"]["properties"].items():
+        fields = {name: schema}
+        if name == "ssh_tunnel":
+            fields = {f"{name}.{key}": child for key, child in schema["properties"].items()}
+        for field, field_schema in fields.items():
+            kind_ = "password" if field in POSTGRES_SECRETS else kind(field_schema)
+            settings.append(setting(field, kind_, field_schema.get("description", "").strip()))
+    return settings
 
 
 def postgres_lock() -> dict:
@@ -48,10 +71,6 @@ def postgres_lock() -> dict:
             [str(executable), "--about", "--format", "json"], capture_output=True, check=True
         ).stdout
     )
-    settings = [
-        setting(name, kind(schema), schema.get("description", "").strip())
-        for name, schema in about["settings"]["properties"].items()
-    ]
     return {
         "plugin_type": "loaders",
         "name": "target-postgres",
@@ -64,7 +83,7 @@ def postgres_lock() -> dict:
         "executable": "target-postgres",
         "description": about.get("description", "PostgreSQL database loader"),
         "capabilities": sorted(about["capabilities"]),
-        "settings": settings,
+        "settings": postgres_settings(about),
     }
 
 
