@@ -4,6 +4,7 @@ string) never in any output, whatever the failure.
 
 from __future__ import annotations
 
+import os
 import socket
 from urllib.parse import quote, quote_plus
 
@@ -69,6 +70,15 @@ def test_an_unknown_environment_names_the_setting(sandbox):
     line = assert_one_clear_line(run_tap(config(sandbox, environment="Nowhere")))
     assert "error 400: Unknown environment." in line
     assert "adobe_target.environment" in line
+
+
+def test_a_login_error_body_under_http_500_fails_at_once(sandbox):
+    error = fixture_bytes("adobe_target", "doc_error.xml")
+    sandbox.faults.add(Fault("status", vendor="adobe_target", status=500, body=error, times=-1))
+    line = assert_one_clear_line(run_tap(config(sandbox)))
+    assert len(requests(sandbox)) == 1, "the body's code 401 decides: no retry"
+    assert "the API answered with error 401" in line
+    assert "Check client, email and password" in line
 
 
 def test_server_errors_are_retried_then_give_up(sandbox):
@@ -187,3 +197,48 @@ def test_campaign_ids_are_required_outside_the_sandbox(tmp_path):
     assert run.returncode == 1
     assert "adobe_target.campaign_ids" in run.last_log_line
     assert_password_absent(run, PASSWORD)
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/adobe_target/api"
+
+
+@pytest.mark.parametrize(
+    ("failure", "exit_code"),
+    [
+        ("wrong-login", 1),
+        ("http-500", 1),
+        ("timeout", 0),
+        ("reset", 0),
+        ("malformed", 0),
+        ("not-xml", 1),
+        ("refused", 1),
+    ],
+)
+def test_at_debug_level_the_password_never_appears_whatever_fails(sandbox, failure, exit_code):
+    """urllib3 logs every request's URL at DEBUG: the query string holds the password."""
+    password = PASSWORD if failure in ("wrong-login", "refused") else emulated.PASSWORD
+    cfg = config(sandbox, password=password)
+    if failure == "http-500":
+        sandbox.faults.add(Fault("status", vendor="adobe_target", status=500, times=-1))
+    elif failure == "timeout":
+        sandbox.faults.add(Fault("delay", vendor="adobe_target", delay=4.0))
+    elif failure == "reset":
+        sandbox.faults.add(Fault("reset", vendor="adobe_target", after_bytes=300))
+    elif failure == "malformed":
+        sandbox.emulators["adobe_target"].malformed = True
+    elif failure == "not-xml":
+        sandbox.faults.add(Fault("body", vendor="adobe_target", body=b"<html>", times=-1))
+    elif failure == "refused":
+        cfg["adobe_target"]["api_url"] = closed_port_url()
+    run = run_tap(cfg, env={**os.environ, "LOGLEVEL": "DEBUG"})
+    assert run.returncode == exit_code, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    assert_password_absent(run, password)
+    assert "| DEBUG" in run.stderr
+    if failure != "refused":  # the URL was logged, with the password masked
+        assert '"GET /adobe_target/api?client=sandboxclient&' in run.stderr
+        assert "&password=***&" in run.stderr
