@@ -312,3 +312,10 @@ def test_the_code_in_an_error_body_decides_over_the_http_status():
     with pytest.raises(TransientError):
         at.describe_error(400, b"<error><message>Busy</message><code>503</code></error>")
     assert at.describe_error(401, ERROR).endswith("my_email@abc.com (code 401)")
+
+
+def test_content_after_the_root_is_a_parse_error_not_a_silent_loss():
+    second = report_of("7", "visit").replace(b"2026-01-02", b"2026-01-03")
+    with pytest.raises(ParseError, match="content after </report>"):
+        read(report_of("7", "visit") + second)
+    assert len(read(report_of("7", "visit") + b"\n<!-- end -->\n")[0]) == 2

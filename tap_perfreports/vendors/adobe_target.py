@@ -208,6 +208,9 @@ class ReportReader:
         errors = [
             entry for entry in parser.feed_error_log if entry.level >= etree.ErrorLevels.ERROR
         ]
+        if any(entry.type == etree.ErrorTypes.ERR_DOCUMENT_END for entry in errors):
+            # recovery stops at the root's end: whatever follows would be lost
+            raise ParseError(f"content after </{root}>, which would be lost")
         if errors:
             self.problems.append(f"{len(errors)} XML error(s), first: {errors[0].message}")
 
