@@ -189,7 +189,8 @@ def test_a_malformed_body_is_recovered_whole_with_a_warning_naming_the_window(sa
 
 
 def test_the_documented_example_served_verbatim_fails_clearly_on_its_placeholder_year(sandbox):
-    sandbox.emulators["adobe_target"].doc_example = fixture_bytes("adobe_target", "doc_report.xml")
+    assert fixture_bytes("adobe_target", "doc_report.xml") == emulated.DOC_EXAMPLE
+    sandbox.emulators["adobe_target"].doc_example = True
     run = run_tap(config(sandbox, "2026-08-01", "2026-08-05", campaign_ids=[7]))
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
@@ -198,6 +199,21 @@ def test_the_documented_example_served_verbatim_fails_clearly_on_its_placeholder
     assert "sample_start: expected a date-time, got 'YYYY-08-01T00:00'" in line
     assert "campaign_id=7" in line
     assert "window 2026-08-01..2026-08-05" in line
+
+
+def test_reports_of_types_not_asked_for_are_skipped_so_each_row_lands_once(sandbox):
+    settings = {"campaign_ids": [7], "metric_types": ["visit", "impression"]}
+    sandbox.emulators["adobe_target"].ignore_type = True
+    run = run_tap(config(sandbox, "2026-08-01", "2026-08-04", **settings))
+    assert run.returncode == 0, run.stderr
+    for stream in STREAMS:
+        keys = [key_of(stream, r) for r in run.records(stream)]
+        assert len(keys) == len(set(keys)), stream
+        served = {k for k in sandbox.ledger.served_keys(stream) if k[1] != "visitor"}
+        assert set(keys) == served != set()
+    skipped = [line for line in run.stderr.splitlines() if "of another type" in line]
+    assert len(skipped) == 2, run.stderr  # one per request: visit's and impression's
+    assert "skipped 2 report(s) of another type (impression, visitor)" in skipped[0]
 
 
 @pytest.mark.parametrize("selected", [RECIPES, ENGAGEMENT])

@@ -5,7 +5,9 @@ Credentials travel in the query string; a wrong login is answered with the docum
 are deterministic per campaign, segment, metric type, resolution and sample; about one
 sample in eight has no visitors and is absent from the XML, as documented. Options for
 tests (attributes of the emulator): `malformed` renders the data with the documentation
-example's two malformations, `doc_example` serves given bytes verbatim.
+example's two malformations, `doc_example` answers every report request with the
+documentation's example verbatim (`DOC_EXAMPLE`), `ignore_type` answers with every metric
+type whatever `type` asks for.
 """
 
 from __future__ import annotations
@@ -33,6 +35,40 @@ RECIPES = ("Experience A", "Experience B", "Campaign")
 DELETED_RECIPE = "Experience C"
 STEPS = ("Entry", "Visits", "Display mboxes", "Time on Site", "Page Count", "Clicked Article")
 ENGAGED_STEPS = ("Page Count", "Time on Site")
+#: The documentation's example report, verbatim: not well-formed, and its year is "YYYY".
+DOC_EXAMPLE = b"""<reports>
+   <report campaignId="7" start="YYYY-07-01" end="YYYY-08-02" resolution="day" type="visitor" segments="Segment 1" segmentId="0">
+      <sample start="YYYY-08-01T00:00" duration="day">
+         <recipe name="Experience A">
+            <step name="Entry">476.0</step>
+            <step name="Visits">370.0</steps>
+            <step name="Display mboxes">476.0</step>
+            <step name="Time on Site">1117.0</step>
+            <step name="Page Count">1117.0</step>
+            <step name="Score">1100.0</step>
+            <step name="Global Mbox">1100.0</step>
+            <step name="Clicked Article">255.0</step>
+            <amount>121.13</amount>
+            <engagementMetrics>
+               <engagement stepName="Page Count" count="190" total="558.00000"sumOfSquares="4382.00000"/>
+               <engagement stepName="Time on Site" count="211" total="44773.42500"sumOfSquares="43287221.65236"/>
+               <engagement stepName="Score" count="207" total="117.00000"sumOfSquares="843.00000"/>
+            </engagementMetrics>
+         </recipe>
+      </sample>
+   </report>
+   <report campaignId="7" start="YYYY-08-01" end="YYYY-08-02" resolution="day" type="visitor" segments="Segment 2" segmentId="1">
+      .
+      .
+      .
+   </report>
+   <report campaignId="7" start="YYYY-08-01" end="YYYY-08-02" resolution="day" type="visitor">
+      .
+      .
+      .
+   </report>
+</reports>
+"""  # noqa: E501 - verbatim
 #: The tap's fixed segment key for the aggregate report (it has no segment attributes).
 AGGREGATE = "aggregate"
 EMPTY_SAMPLE_ODDS = 0.125
@@ -106,7 +142,8 @@ class AdobeTargetEmulator:
 
     def __init__(self) -> None:
         self.malformed = False
-        self.doc_example: bytes | None = None
+        self.doc_example = False
+        self.ignore_type = False
 
     def error_response(self, status: int) -> SandboxResponse:
         messages = {401: "Invalid email or password supplied.", 500: "Internal error."}
@@ -127,8 +164,8 @@ class AdobeTargetEmulator:
             return error("Unknown operation.", 400)
         if request.param("version") != "2":
             return error("This sandbox emulates version 2 only.", 400)
-        if self.doc_example is not None:
-            return SandboxResponse(200, self.doc_example, "text/xml")
+        if self.doc_example:
+            return SandboxResponse(200, DOC_EXAMPLE, "text/xml")
         try:
             query = ReportQuery.from_request(request)
         except ValueError as exc:
@@ -150,7 +187,8 @@ class AdobeTargetEmulator:
             if not found:
                 return error(f"Segment {query.segment} not found.", 400)
             segments = found
-        for metric_type in [query.metric_type] if query.metric_type else list(METRIC_TYPES):
+        asked = [query.metric_type] if query.metric_type and not self.ignore_type else []
+        for metric_type in asked or list(METRIC_TYPES):
             for segment in segments:
                 parts.append(self.render_report(query, metric_type, segment, served))
         parts.append("</reports>\n")
