@@ -1,0 +1,261 @@
+"""CityGrid Ad Performance API, emulated: presets only, basic auth, JSON or CSV by Accept.
+
+The presets are computed from the current Pacific reporting day (21:00..21:00
+America/Los_Angeles) of the emulator's clock: `now` if set, else the environment
+variable `NOW_ENV`, else the real clock. Its calendar is written independently of the
+tap's (tests compare the two), with the same documented week assumptions: weeks run
+Sunday..Saturday, a business week Monday..Friday, `last3Months` is the three calendar
+months before the current one, `thisMonth`/`thisQuarter` include today's partial day.
+
+Data: each (publisher code, placement, view type, day) has deterministic counts, or
+none on some days; no placement parameter merges every placement of the code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import typing as t
+from zoneinfo import ZoneInfo
+
+from tap_perfreports.sandbox.emulator import (
+    SandboxRequest,
+    SandboxResponse,
+    Served,
+    stable_random,
+)
+
+USERNAME = "sandbox@citygrid.example"
+PASSWORD = "sandbox-citygrid-secret"  # noqa: S105 - the sandbox's own documented login
+NOW_ENV = "TAP_PERFREPORTS_SANDBOX_NOW"
+#: The login's publisher codes and their placements.
+PLACEMENTS = {
+    "guest": ("placement_1", "placement_2"),
+    "pub_seo": ("newyork_leaderboard", "placement_1"),
+    "1234567": ("placement_1",),
+}
+ALL = "all"
+METRICS = {
+    "overall": ("billable_connections", "revenue", "cpc", "ltc", "ltc_revenue"),
+    "ads": (
+        "impressions", "bidded_impressions", "billable_clicks", "revenue", "rpm",
+        "ctr", "cpc", "coverage", "ltc", "ltc_revenue",
+    ),
+    "placesThatPay": ("impressions", "revenue", "rpm", "ltc", "ltc_revenue"),
+}  # fmt: skip
+CSV_HEADERS = {
+    "date": "Date",
+    "billable_connections": "Billable Connections",
+    "impressions": "Impressions",
+    "bidded_impressions": "Bidded Impressions",
+    "billable_clicks": "Billable Clicks",
+    "revenue": "Revenue(USD)",
+    "rpm": "RPM(USD)",
+    "ctr": "CTR",
+    "cpc": "CPC(USD)",
+    "coverage": "Coverage(%)",
+    "ltc": "LTC",
+    "ltc_revenue": "LTC Revenue(USD)",
+}
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+
+def current_reporting_day(now: dt.datetime) -> dt.date:
+    """Reporting day D runs from D-1 21:00 to D 21:00 Pacific."""
+    return (now.astimezone(PACIFIC) + dt.timedelta(hours=3)).date()
+
+
+def _shift_months(first: dt.date, months: int) -> dt.date:
+    year, month = divmod(first.year * 12 + first.month - 1 + months, 12)
+    return dt.date(year, month + 1, 1)
+
+
+def report_range(report_time: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """First and last reporting day of a preset, or None for an unknown one."""
+    day = dt.timedelta(days=1)
+    month = today.replace(day=1)
+    quarter = dt.date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
+    saturday = today - dt.timedelta(days=today.isoweekday() % 7 + 1)
+    return {
+        "yesterday": (today - day, today - day),
+        "last7Days": (today - 7 * day, today - day),
+        "last14Days": (today - 14 * day, today - day),
+        "last30Days": (today - 30 * day, today - day),
+        "lastWeek": (saturday - 6 * day, saturday),
+        "lastBusinessWeek": (saturday - 5 * day, saturday - day),
+        "thisMonth": (month, today),
+        "lastMonth": (_shift_months(month, -1), month - day),
+        "last3Months": (_shift_months(month, -3), month - day),
+        "thisQuarter": (quarter, today),
+        "lastQuarter": (_shift_months(quarter, -3), quarter - day),
+    }.get(report_time)
+
+
+def placement_counts(code: str, placement: str, view: str, day: dt.date) -> dict[str, float]:
+    """One placement's additive counts for a day; empty when it had no traffic."""
+    rng = stable_random("citygrid", code, placement, view, day)
+    if rng.random() < 0.15:
+        return {}
+    impressions = rng.randint(0, 40)
+    bidded = rng.randint(0, impressions)
+    clicks = rng.randint(0, bidded)
+    return {
+        "impressions": impressions,
+        "bidded_impressions": bidded,
+        "billable_clicks": clicks,
+        "billable_connections": rng.randint(0, 40),
+        "revenue": rng.randint(0, 400) * 0.25,
+        "ltc": rng.randint(0, 8),
+        "ltc_revenue": rng.randint(0, 100) * 0.25,
+    }
+
+
+def _ratio(numerator: float, denominator: float, scale: float) -> float:
+    return round(numerator * scale / denominator, 2) if denominator else 0.0
+
+
+def with_rates(counts: dict[str, float]) -> dict[str, float]:
+    """Counts plus the rates the API derives from them (2 decimals)."""
+    paid = counts["billable_clicks"] or counts["billable_connections"]
+    return {
+        **counts,
+        "revenue": round(counts["revenue"], 2),
+        "ltc_revenue": round(counts["ltc_revenue"], 2),
+        "rpm": _ratio(counts["revenue"], counts["impressions"], 1000),
+        "ctr": _ratio(counts["billable_clicks"], counts["bidded_impressions"], 100),
+        "cpc": _ratio(counts["revenue"], paid, 1),
+        "coverage": _ratio(counts["bidded_impressions"], counts["impressions"], 100),
+    }
+
+
+def daily_row(code: str, placements: t.Sequence[str], view: str, day: dt.date) -> dict | None:
+    """The row a request for `placements` of `code` reports for a day, or None."""
+    parts = [c for c in (placement_counts(code, p, view, day) for p in placements) if c]
+    if not parts:
+        return None
+    counts = {name: sum(part[name] for part in parts) for name in parts[0]}
+    rates = with_rates(counts)
+    return {"date": day.isoformat(), **{m: rates[m] for m in METRICS[view]}}
+
+
+class BadRequest(Exception):
+    """A parameter the real API would refuse with HTTP 400."""
+
+
+class CityGridEmulator:
+    key = "citygrid"
+    #: Frozen clock for tests; else NOW_ENV, else the real clock.
+    now: dt.datetime | None = None
+    #: Codes the login lists but may not read (access revoked): 403.
+    forbidden: frozenset[str] = frozenset()
+
+    def clock(self) -> dt.datetime:
+        if self.now is not None:
+            return self.now
+        frozen = os.environ.get(NOW_ENV)
+        return dt.datetime.fromisoformat(frozen) if frozen else dt.datetime.now(dt.UTC)
+
+    def error_response(self, status: int) -> SandboxResponse:
+        messages = {
+            400: "Bad Request",
+            401: "Unauthorized",
+            403: "Forbidden",
+            406: "Not Acceptable",
+        }
+        text = messages.get(status, "Internal Server Error")
+        return SandboxResponse(status, text.encode(), "text/plain")
+
+    def handle(self, request: SandboxRequest) -> SandboxResponse:  # noqa: PLR0911 - one per status
+        if request.path.rstrip("/") != "/ads/performance/v2/daily":
+            return SandboxResponse(404, b"Not Found", "text/plain")
+        if request.basic_auth() != (USERNAME, PASSWORD):
+            return self.error_response(401)
+        accept = request.headers.get("Accept", "")
+        if accept not in ("application/json", "application/csv"):
+            return self.error_response(406)
+        try:
+            codes, placements, view, first, last = self._parameters(request)
+        except BadRequest as exc:
+            return SandboxResponse(400, f"Bad Request: {exc}".encode(), "text/plain")
+        except PermissionError as exc:
+            return SandboxResponse(403, f"Forbidden: {exc}".encode(), "text/plain")
+        rows, keys = [], []
+        code_label = "+".join(codes)
+        for offset in range((last - first).days + 1):
+            day = first + dt.timedelta(days=offset)
+            merged = self._merged(codes, placements, view, day)
+            if merged is not None:
+                rows.append(merged)
+                keys.append(
+                    (code_label, "+".join(placements) if placements else ALL, day.isoformat())
+                )
+        served = [Served(f"citygrid:{view}", keys)]
+        report = {
+            "view_type": view,
+            "placements": placements or None,
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "publisher_codes": codes,
+        }
+        if accept == "application/csv":
+            return SandboxResponse(200, self._csv(view, rows), "application/csv", served=served)
+        body = json.dumps({**report, "daily_results": rows, **self._totals(view, rows)})
+        return SandboxResponse(200, body.encode(), "application/json", served=served)
+
+    def _parameters(
+        self, request: SandboxRequest
+    ) -> tuple[list[str], list[str], str, dt.date, dt.date]:
+        known = {"publisher_code", "placement", "view_type", "report_time"}
+        unknown = sorted(set(request.query) - known)
+        if unknown:
+            raise BadRequest(f"unknown parameter {unknown[0]}")
+        view = request.param("view_type") or "overall"
+        if view not in METRICS:
+            raise BadRequest(f"invalid view_type {view}")
+        preset = request.param("report_time") or "yesterday"
+        span = report_range(preset, current_reporting_day(self.clock()))
+        if span is None:
+            raise BadRequest(f"invalid report_time {preset}")
+        code = request.param("publisher_code")
+        if code is not None and (code not in PLACEMENTS or code in self.forbidden):
+            raise PermissionError(f"no access to publisher code {code}")
+        codes = [code] if code else list(PLACEMENTS)
+        return codes, request.params("placement"), view, span[0], span[1]
+
+    @staticmethod
+    def _merged(codes: list[str], placements: list[str], view: str, day: dt.date) -> dict | None:
+        """Rows of several codes add up: counts summed, rates recomputed."""
+        if len(codes) == 1:
+            return daily_row(codes[0], placements or PLACEMENTS[codes[0]], view, day)
+        parts = [
+            placement_counts(c, p, view, day) for c in codes for p in placements or PLACEMENTS[c]
+        ]
+        parts = [part for part in parts if part]
+        if not parts:
+            return None
+        rates = with_rates({name: sum(part[name] for part in parts) for name in parts[0]})
+        return {"date": day.isoformat(), **{m: rates[m] for m in METRICS[view]}}
+
+    @staticmethod
+    def _totals(view: str, rows: list[dict]) -> dict[str, float]:
+        totals = {}
+        for metric in METRICS[view]:
+            values = [row[metric] for row in rows]
+            total = (
+                sum(values)
+                if metric not in ("rpm", "ctr", "cpc", "coverage")
+                else (round(sum(values) / len(values), 2) if values else 0.0)
+            )
+            totals[f"total_{metric}"] = round(total, 2) if isinstance(total, float) else total
+        return totals
+
+    def _csv(self, view: str, rows: list[dict]) -> bytes:
+        columns = ["date", *METRICS[view]]
+        header = ["Date Recorded" if view == "overall" else "Date"]
+        header += [CSV_HEADERS[m] for m in METRICS[view]]
+        totals = self._totals(view, rows)
+        lines = [header]
+        lines += [[str(row[c]) for c in columns] for row in rows]
+        lines.append(["Total: ", *(str(totals[f"total_{m}"]) for m in METRICS[view])])
+        return "".join(",".join(f'"{cell}"' for cell in line) + "\n" for line in lines).encode()

@@ -1,0 +1,609 @@
+"""CityGrid Ad Performance API: daily metrics per publisher code, by preset date range only.
+
+The API takes no dates, only a `report_time` preset (`yesterday`, `last7Days`, ...)
+computed by CityGrid from its current reporting day. A reporting day runs from 9 p.m. to
+9 p.m. Pacific time and is named after the date on which it ends: reporting day D covers
+D-1 21:00 .. D 21:00 America/Los_Angeles, and is complete at D 21:00 Pacific (daylight
+saving included; the instant 21:00:00 already belongs to D+1).
+
+Each run picks the fewest presets (then the fewest days) that cover the days it needs,
+keeps only those days, and checks the response's own `from`/`to` rather than trusting
+this module's calendar. Each `view_type` has its own metrics, so each is its own stream.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import itertools
+import os
+import typing as t
+from dataclasses import dataclass, field
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+import msgspec
+from singer_sdk import typing as th
+
+from tap_perfreports.casting import Cast, to_date, to_int, to_number
+from tap_perfreports.errors import ConfigError, ParseError, RequestFailed
+from tap_perfreports.http import HttpClient, RetryPolicy, VendorErrors
+from tap_perfreports.sandbox import citygrid as sandbox
+from tap_perfreports.streams import ReportStream
+from tap_perfreports.vendor import Vendor, VendorConfig
+from tap_perfreports.windows import ONE_DAY, Window, resume_from
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from singer_sdk import Stream, Tap
+
+API_URL = "http://api.citygridmedia.com"
+REPORT_PATH = "/ads/performance/v2/daily"
+PACIFIC = ZoneInfo("America/Los_Angeles")
+REPORTING_DAY_ENDS = dt.time(21)
+#: The `placement` column when no placement is configured: every placement, merged.
+ALL_PLACEMENTS = "all"
+#: Read only in sandbox mode: freezes the tap's clock (ISO date-time with offset).
+SANDBOX_NOW_ENV = sandbox.NOW_ENV
+MEDIA_TYPES = {"json": "application/json", "csv": "application/csv"}
+
+# Reporting days
+
+
+def reporting_today(now: dt.datetime) -> dt.date:
+    """The reporting day in progress at `now`: after 21:00 Pacific it is tomorrow's date."""
+    local = now.astimezone(PACIFIC)
+    return local.date() + ONE_DAY if local.time() >= REPORTING_DAY_ENDS else local.date()
+
+
+def latest_complete_day(now: dt.datetime) -> dt.date:
+    """CityGrid's `yesterday`: the last reporting day whose 21:00 Pacific has passed."""
+    return reporting_today(now) - ONE_DAY
+
+
+# Presets
+
+PRESETS = (
+    "yesterday",
+    "last7Days",
+    "last14Days",
+    "last30Days",
+    "lastWeek",
+    "lastBusinessWeek",
+    "thisMonth",
+    "lastMonth",
+    "last3Months",
+    "thisQuarter",
+    "lastQuarter",
+)
+
+
+def _month_start(day: dt.date, months_back: int = 0) -> dt.date:
+    index = day.year * 12 + day.month - 1 - months_back
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _quarter_start(day: dt.date) -> dt.date:
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def preset_range(preset: str, today: dt.date) -> Window:
+    """The reporting days CityGrid reports for `preset` while `today` is in progress.
+
+    Assumptions (the docs define only the names): weeks run Sunday..Saturday and
+    `lastWeek` is the last one before today's week; `lastBusinessWeek` is that week's
+    Monday..Friday; `last3Months` is the three calendar months before today's month;
+    `thisMonth`/`thisQuarter` run up to today, whose partial day the tap never keeps.
+    """
+    yesterday = today - ONE_DAY
+    week_start = today - dt.timedelta(days=(today.weekday() + 1) % 7)  # Sunday
+    ranges = {
+        "yesterday": lambda: Window(yesterday, yesterday),
+        "last7Days": lambda: Window(today - dt.timedelta(days=7), yesterday),
+        "last14Days": lambda: Window(today - dt.timedelta(days=14), yesterday),
+        "last30Days": lambda: Window(today - dt.timedelta(days=30), yesterday),
+        "lastWeek": lambda: Window(week_start - dt.timedelta(days=7), week_start - ONE_DAY),
+        "lastBusinessWeek": lambda: Window(
+            week_start - dt.timedelta(days=6), week_start - dt.timedelta(days=2)
+        ),
+        "thisMonth": lambda: Window(_month_start(today), today),
+        "lastMonth": lambda: Window(_month_start(today, 1), _month_start(today) - ONE_DAY),
+        "last3Months": lambda: Window(_month_start(today, 3), _month_start(today) - ONE_DAY),
+        "thisQuarter": lambda: Window(_quarter_start(today), today),
+        "lastQuarter": lambda: Window(
+            _quarter_start(_quarter_start(today) - ONE_DAY), _quarter_start(today) - ONE_DAY
+        ),
+    }
+    if preset not in ranges:
+        raise ValueError(f"unknown report_time preset {preset!r}")
+    return ranges[preset]()
+
+
+@dataclass(frozen=True)
+class PresetRequest:
+    """One request: a preset, and the days of its report this run keeps."""
+
+    preset: str
+    keep: Window
+    #: The days the preset reports, by the tap's calendar (`preset_range`).
+    span: Window
+
+
+@dataclass(frozen=True)
+class PresetPlan:
+    requests: tuple[PresetRequest, ...] = ()
+    #: Needed days that no preset reaches any more: lost for good.
+    unreachable: tuple[Window, ...] = ()
+
+
+def _days(window: Window) -> set[dt.date]:
+    return {window.start + dt.timedelta(days=n) for n in range(window.days)}
+
+
+def _runs(days: Iterable[dt.date]) -> tuple[Window, ...]:
+    """Consecutive days grouped into windows, oldest first."""
+    runs: list[Window] = []
+    for day in sorted(days):
+        if runs and runs[-1].end + ONE_DAY == day:
+            runs[-1] = Window(runs[-1].start, day)
+        else:
+            runs.append(Window(day, day))
+    return tuple(runs)
+
+
+def choose_presets(start: dt.date, end: dt.date, today: dt.date) -> PresetPlan:
+    """The fewest presets (then the fewest days requested) covering `start..end`.
+
+    Only complete days count: `end` is capped at yesterday. Days no preset reaches are
+    returned as `unreachable`. Requests come oldest first, each keeping the days not
+    kept by an earlier one, so every day is emitted once and bookmarks only move forward.
+    """
+    end = min(end, today - ONE_DAY)
+    if start > end:
+        return PresetPlan()
+    needed = _days(Window(start, end))
+    ranges = {preset: preset_range(preset, today) for preset in PRESETS}
+    useful = {p: needed & _days(ranges[p]) for p in PRESETS}
+    useful = {p: days for p, days in useful.items() if days}
+    reachable = set().union(*useful.values())
+    unreachable = _runs(needed - reachable)
+    if not reachable:
+        return PresetPlan(unreachable=unreachable)
+    chosen: tuple[str, ...] = ()
+    for size in range(1, len(useful) + 1):
+        covering = [
+            combo
+            for combo in itertools.combinations(useful, size)
+            if len(set().union(*(useful[p] for p in combo))) == len(reachable)
+        ]
+        if covering:
+            chosen = min(covering, key=lambda combo: sum(ranges[p].days for p in combo))
+            break
+    requests = []
+    cursor = start
+    for preset in sorted(chosen, key=lambda p: (ranges[p].start, ranges[p].end)):
+        keep = Window(max(cursor, ranges[preset].start), min(end, ranges[preset].end))
+        if keep.start <= keep.end:
+            requests.append(PresetRequest(preset, keep, ranges[preset]))
+            cursor = keep.end + ONE_DAY
+    return PresetPlan(tuple(requests), unreachable)
+
+
+# View types and parsing
+
+
+@dataclass(frozen=True)
+class ViewType:
+    """One `view_type`: its stream and exactly the metrics the docs list for it."""
+
+    api_name: str
+    stream: str
+    metrics: tuple[str, ...]
+
+    def schema(self) -> dict:
+        properties: dict[str, dict] = {
+            "publisher_code": {"type": ["string"]},
+            "placement": {"type": ["string"]},
+            "date": {"type": ["string"], "format": "date"},
+        }
+        for metric in self.metrics:
+            properties[metric] = {"type": [METRIC_TYPES[metric], "null"]}
+        return {"type": "object", "properties": properties}
+
+    @property
+    def casts(self) -> dict[str, Cast]:
+        return {m: to_int if METRIC_TYPES[m] == "integer" else to_number for m in self.metrics}
+
+
+METRIC_TYPES = {
+    "billable_connections": "integer",
+    "impressions": "integer",
+    "bidded_impressions": "integer",
+    "billable_clicks": "integer",
+    "revenue": "number",
+    "rpm": "number",
+    "ctr": "number",
+    "cpc": "number",
+    "coverage": "number",
+    "ltc": "integer",
+    "ltc_revenue": "number",
+}
+
+VIEW_TYPES = {
+    "overall": ViewType(
+        "overall",
+        "citygrid_overall",
+        ("billable_connections", "revenue", "cpc", "ltc", "ltc_revenue"),
+    ),
+    "ads": ViewType(
+        "ads",
+        "citygrid_ads",
+        (
+            "impressions",
+            "bidded_impressions",
+            "billable_clicks",
+            "revenue",
+            "rpm",
+            "ctr",
+            "cpc",
+            "coverage",
+            "ltc",
+            "ltc_revenue",
+        ),
+    ),
+    "placesThatPay": ViewType(
+        "placesThatPay",
+        "citygrid_places_that_pay",
+        ("impressions", "revenue", "rpm", "ltc", "ltc_revenue"),
+    ),
+}
+
+#: CSV header -> column ("Date Recorded" in overall, "Date" in the other views).
+CSV_COLUMNS = {
+    "Date Recorded": "date",
+    "Date": "date",
+    "Billable Connections": "billable_connections",
+    "Impressions": "impressions",
+    "Bidded Impressions": "bidded_impressions",
+    "Billable Clicks": "billable_clicks",
+    "Revenue(USD)": "revenue",
+    "RPM(USD)": "rpm",
+    "CTR": "ctr",
+    "CPC(USD)": "cpc",
+    "Coverage(%)": "coverage",
+    "LTC": "ltc",
+    "LTC Revenue(USD)": "ltc_revenue",
+}
+
+
+@dataclass
+class Report:
+    """A parsed response: what it says it covers, and its daily rows (totals excluded)."""
+
+    rows: list[dict[str, t.Any]]
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+    publisher_codes: list[str] = field(default_factory=list)
+
+
+def _typed_row(view: ViewType, values: t.Mapping[str, t.Any], where: str) -> dict[str, t.Any]:
+    missing = [name for name in ("date", *view.metrics) if name not in values]
+    if missing:
+        raise ParseError(f"{where}: no {', '.join(missing)} (view_type {view.api_name})")
+    try:
+        row = {"date": to_date(values["date"])}
+        row.update({m: cast(values[m]) for m, cast in view.casts.items()})
+    except ParseError as exc:
+        raise ParseError(f"{where}: {exc}") from None
+    if row["date"] is None:
+        raise ParseError(f"{where}: the date is empty")
+    return row
+
+
+def parse_json(body: t.IO[bytes], view: ViewType) -> Report:
+    """A JSON report. It holds at most one row per day of one preset (under 200 rows),
+    so the document is decoded at once; totals (`total_*`) are not rows."""
+    try:
+        document = msgspec.json.decode(body.read())
+    except msgspec.DecodeError:
+        raise ParseError("the response is not JSON") from None
+    if not isinstance(document, dict) or not isinstance(document.get("daily_results"), list):
+        raise ParseError("the response has no daily_results list")
+    if document.get("view_type", view.api_name) != view.api_name:
+        raise ParseError(f"asked for view_type {view.api_name}, got {document['view_type']!r}")
+    rows = []
+    for number, values in enumerate(document["daily_results"], start=1):
+        if not isinstance(values, dict):
+            raise ParseError(f"daily_results[{number}] is not an object")
+        rows.append(_typed_row(view, values, f"daily_results[{number}]"))
+    try:
+        first, last = to_date(document.get("from")), to_date(document.get("to"))
+    except ParseError as exc:
+        raise ParseError(f"from/to: {exc}") from None
+    return Report(
+        rows,
+        dt.date.fromisoformat(first) if first else None,
+        dt.date.fromisoformat(last) if last else None,
+        [str(code) for code in document.get("publisher_codes") or []],
+    )
+
+
+def is_total_row(cells: list[str]) -> bool:
+    """The `"Total: "` line that ends every CSV report."""
+    return bool(cells) and cells[0].strip().rstrip(":").strip().lower() == "total"
+
+
+def parse_csv(body: t.IO[bytes], view: ViewType) -> Iterator[dict[str, t.Any]]:
+    """Daily rows of a CSV report, read line by line; the `Total:` row is skipped."""
+    reader = csv.reader(io.TextIOWrapper(body, encoding="utf-8-sig", newline=""))
+    header = next(reader, None)
+    if not header:
+        raise ParseError("the CSV response is empty (no header)")
+    columns = [CSV_COLUMNS.get(name.strip()) for name in header]
+    for line_number, cells in enumerate(reader, start=2):
+        if not cells or is_total_row(cells):
+            continue
+        if len(cells) != len(columns):
+            raise ParseError(f"line {line_number} has {len(cells)} cells, not {len(columns)}")
+        values = {c: v for c, v in zip(columns, cells, strict=True) if c is not None}
+        yield _typed_row(view, values, f"line {line_number}")
+
+
+# Errors
+
+HINTS = {
+    400: "A parameter was refused; check citygrid.placements and citygrid.view_types.",
+    401: "Check citygrid.username and citygrid.password (the reporting website's login).",
+    403: "This login has no access to that publisher code; remove it from "
+    "citygrid.publisher_codes or ask CityGrid for access.",
+    406: "The API refused the Accept header; set citygrid.format to json or csv.",
+}
+
+
+def describe_error(status: int, body: bytes) -> str:
+    """CityGrid documents no error body; its first line is shown, trimmed."""
+    text = body.decode("utf-8", "replace").strip()
+    return text.splitlines()[0][:300] if text else ""
+
+
+# Streams
+
+
+class CityGridAccount:
+    """The login shared by the three streams: one client, one clock, skipped partitions."""
+
+    def __init__(self, vendor: VendorConfig) -> None:
+        self.vendor = vendor
+        self.auth = (str(vendor["username"]), str(vendor["password"]))
+        self.format = str(vendor.get("format", "json"))
+        self.client = HttpClient(
+            "CityGrid",
+            errors=VendorErrors(describe=describe_error, hint=lambda s: HINTS.get(s, "")),
+            retry=RetryPolicy(base_seconds=0.05) if vendor.sandbox else None,
+        )
+        self.streams: list[CityGridStream] = []
+        #: Failed partitions: (stream, publisher_code, placement) -> reason.
+        self.skipped: dict[tuple[str, str, str], str] = {}
+
+    def now(self) -> dt.datetime:
+        """The clock; in sandbox mode `TAP_PERFREPORTS_SANDBOX_NOW` may freeze it."""
+        frozen = os.environ.get(SANDBOX_NOW_ENV) if self.vendor.sandbox else None
+        return dt.datetime.fromisoformat(frozen) if frozen else dt.datetime.now(dt.UTC)
+
+    @property
+    def explicit_codes(self) -> bool:
+        return bool(self.vendor.get("publisher_codes"))
+
+    @cached_property
+    def publisher_codes(self) -> list[str]:
+        """Configured codes, or those a request without a code reports on (all the login's)."""
+        if self.explicit_codes:
+            return [str(code) for code in self.vendor["publisher_codes"]]
+        with self.fetch("citygrid publisher codes", [("report_time", "yesterday")], "json") as body:
+            codes = parse_json(body, VIEW_TYPES["overall"]).publisher_codes
+        if not codes:
+            raise ParseError("citygrid: the API lists no publisher_codes for this login")
+        return codes
+
+    def fetch(self, where: str, params: list[tuple[str, str]], fmt: str) -> t.IO[bytes]:
+        return self.client.fetch(
+            f"{self.vendor.api_url.rstrip('/')}{REPORT_PATH}",
+            where=where,
+            params=params,
+            headers={"Accept": MEDIA_TYPES[fmt]},
+            auth=self.auth,
+        )
+
+    def finish(self) -> None:
+        """After the last CityGrid stream: summarise skipped partitions, fail if asked for."""
+        if not self.skipped:
+            return
+        lines = "; ".join(
+            f"{stream} publisher_code={code} placement={placement}: {reason}"
+            for (stream, code, placement), reason in sorted(self.skipped.items())
+        )
+        codes = sorted({code for _, code, _ in self.skipped})
+        summary = f"CityGrid skipped publisher code(s) {', '.join(codes)} ({lines})"
+        if self.explicit_codes:
+            raise RequestFailed(
+                f"{summary}. The other partitions were extracted; remove these codes "
+                "from citygrid.publisher_codes or ask CityGrid for access."
+            )
+        self.streams[-1].logger.warning("%s; the other publisher codes were extracted.", summary)
+
+
+class CityGridStream(ReportStream):
+    """One view type, partitioned by publisher code and placement."""
+
+    def __init__(self, tap: Tap, vendor: VendorConfig, view: ViewType, account: CityGridAccount):
+        self.view = view
+        self.account = account
+        super().__init__(
+            tap,
+            vendor,
+            name=view.stream,
+            schema=view.schema(),
+            primary_keys=["publisher_code", "placement", "date"],
+            replication_key="date",
+        )
+
+    @property
+    def partitions(self) -> list[dict] | None:
+        placements = self.vendor.get("placements") or [ALL_PLACEMENTS]
+        return [
+            {"publisher_code": code, "placement": str(placement)}
+            for code in self.account.publisher_codes
+            for placement in placements
+        ]
+
+    def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
+        """A partition's records; after the last partition of the last selected CityGrid
+        stream, the account summarises skipped partitions (and may fail the run)."""
+        context = dict(context or {})
+        yield from self.partition_records(context)
+        selected = [stream for stream in self.account.streams if stream.selected]
+        partitions = self.partitions or []
+        if selected and selected[-1] is self and partitions and partitions[-1] == context:
+            self.account.finish()
+
+    def partition_records(self, context: dict) -> Iterator[dict]:
+        today = reporting_today(self.account.now())
+        start = resume_from(self.bookmark(context), self.start_date, self.vendor.lookback_days)
+        plan = choose_presets(start, self.end_date, today)
+        for lost in plan.unreachable:
+            self.logger.warning(
+                "%s: days %s can no longer be had: the widest report_time preset "
+                "reaches back only so far; extracting the rest",
+                self.where(context),
+                lost,
+            )
+        if not plan.requests:
+            self.logger.info("%s: nothing to extract", self.where(context))
+            return
+        for request in plan.requests:
+            where = self.where(context, request.keep) + f" | report_time {request.preset}"
+            try:
+                yield from self.extract(context, request, where)
+            except RequestFailed as exc:
+                if not str(exc).startswith(f"{where}: HTTP 403"):
+                    raise
+                self.logger.warning("%s", exc)
+                key = (self.name, context["publisher_code"], context["placement"])
+                self.account.skipped[key] = "HTTP 403, no access"
+                return
+            self.checkpoint(context, request.keep.end)
+
+    def extract(self, context: dict, request: PresetRequest, where: str) -> Iterator[dict]:
+        """The kept days of one preset's report, after checking what the report covers."""
+        params = [
+            ("publisher_code", str(context["publisher_code"])),
+            ("view_type", self.view.api_name),
+            ("report_time", request.preset),
+        ]
+        if context["placement"] != ALL_PLACEMENTS:
+            params.append(("placement", str(context["placement"])))
+        fmt = self.account.format
+        with self.account.fetch(where, params, fmt) as body:
+            try:
+                if fmt == "json":
+                    report = parse_json(body, self.view)
+                    check_coverage(report, request)
+                    rows: Iterable[dict] = report.rows
+                else:
+                    rows = parse_csv(body, self.view)
+                for row in rows:
+                    day = dt.date.fromisoformat(row["date"])
+                    check_in_span(day, request)
+                    if request.keep.start <= day <= request.keep.end:
+                        yield {**context, **row}
+            except ParseError as exc:
+                raise ParseError(f"{where}: unreadable response ({exc}).") from None
+
+
+def check_in_span(day: dt.date, request: PresetRequest) -> None:
+    """A row outside the preset's range shows CityGrid's calendar differs from ours (CSV has
+    no from/to, so this is its only check)."""
+    if not request.span.start <= day <= request.span.end:
+        raise ParseError(f"a row for {day} is outside {request.preset} ({request.span})")
+
+
+def check_coverage(report: Report, request: PresetRequest) -> None:
+    """The report's own from/to must hold the days we keep: our calendar is an assumption."""
+    if report.first_day is None or report.last_day is None:
+        raise ParseError("the report has no from/to")
+    if not report.first_day <= request.keep.start <= request.keep.end <= report.last_day:
+        raise ParseError(
+            f"report_time {request.preset} covered {report.first_day}..{report.last_day}, "
+            f"not the expected {request.keep}; CityGrid's calendar differs from the tap's "
+            "assumption, report this to the tap's maintainers"
+        )
+
+
+def build_streams(tap: Tap, vendor: VendorConfig) -> list[Stream]:
+    account = CityGridAccount(vendor)
+    names = vendor.get("view_types") or list(VIEW_TYPES)
+    account.streams = [CityGridStream(tap, vendor, VIEW_TYPES[n], account) for n in names]
+    return list(account.streams)
+
+
+def validate(settings: t.Mapping[str, t.Any]) -> None:
+    for name in ("username", "password"):
+        if not settings.get(name):
+            raise ConfigError(f"citygrid.{name}", "required (the reporting website's login)")
+    for name in settings.get("view_types") or []:
+        if name not in VIEW_TYPES:
+            raise ConfigError("citygrid.view_types", f"{name!r} is not one of {list(VIEW_TYPES)}")
+    if settings.get("format", "json") not in MEDIA_TYPES:
+        raise ConfigError("citygrid.format", "must be json or csv")
+    if ALL_PLACEMENTS in (settings.get("placements") or []):
+        raise ConfigError(
+            "citygrid.placements",
+            f"{ALL_PLACEMENTS!r} is reserved for all placements merged; leave placements out",
+        )
+    codes = settings.get("publisher_codes")
+    if codes is not None and not codes:
+        raise ConfigError("citygrid.publisher_codes", "leave out for all codes, or list some")
+
+
+VENDOR = Vendor(
+    key="citygrid",
+    title="CityGrid Ad Performance API",
+    api_url=API_URL,
+    lookback_days=3,
+    properties=(
+        th.Property("username", th.StringType, description="Reporting website login (basic auth)."),
+        th.Property("password", th.StringType, secret=True, description="CityGrid password."),
+        th.Property(
+            "publisher_codes",
+            th.ArrayType(th.StringType),
+            description="Publisher codes; default: every code the login may see. A code "
+            "listed here that the login may not see fails the run after the others.",
+        ),
+        th.Property(
+            "placements",
+            th.ArrayType(th.StringType),
+            description="Placements, each its own partition; default: all placements "
+            "merged, with placement = 'all'.",
+        ),
+        th.Property(
+            "view_types",
+            th.ArrayType(th.StringType),
+            description="overall, ads, placesThatPay (streams citygrid_overall, "
+            "citygrid_ads, citygrid_places_that_pay); default all three.",
+        ),
+        th.Property(
+            "format",
+            th.StringType,
+            default="json",
+            allowed_values=list(MEDIA_TYPES),
+            description="Response format: json (default; from/to are verified) or csv.",
+        ),
+    ),
+    secrets=("password",),
+    sandbox_settings={"username": sandbox.USERNAME, "password": sandbox.PASSWORD},
+    build_streams=build_streams,
+    validate=validate,
+    default_end_date=latest_complete_day,
+)
