@@ -11,8 +11,14 @@ if t.TYPE_CHECKING:
 def build_emulators() -> dict[str, Emulator]:
     """One emulator per vendor, keyed by the vendor's config key (its URL prefix)."""
     from tap_perfreports.sandbox.adobe_target import AdobeTargetEmulator
+    from tap_perfreports.sandbox.citygrid import CityGridEmulator
     from tap_perfreports.sandbox.infinity import InfinityEmulator
     from tap_perfreports.sandbox.plumvoice import PlumVoiceEmulator
 
-    emulators: list[Emulator] = [InfinityEmulator(), PlumVoiceEmulator(), AdobeTargetEmulator()]
+    emulators: list[Emulator] = [
+        InfinityEmulator(),
+        PlumVoiceEmulator(),
+        AdobeTargetEmulator(),
+        CityGridEmulator(),
+    ]
     return {emulator.key: emulator for emulator in emulators}

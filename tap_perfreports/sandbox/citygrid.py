@@ -190,7 +190,9 @@ class CityGridEmulator:
                 keys.append(
                     (code_label, "+".join(placements) if placements else ALL, day.isoformat())
                 )
-        served = [Served(f"citygrid:{view}", keys)]
+        # A request without a code merges every code: kept apart from per-code rows.
+        table = f"citygrid:{view}" if len(codes) == 1 else f"citygrid:{view}:all_codes"
+        served = [Served(table, keys)]
         report = {
             "view_type": view,
             "placements": placements or None,

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tap_perfreports.vendors import adobe_target, infinity, plumvoice
+from tap_perfreports.vendors import adobe_target, citygrid, infinity, plumvoice
 
-VENDORS = (infinity.VENDOR, plumvoice.VENDOR, adobe_target.VENDOR)
+VENDORS = (infinity.VENDOR, plumvoice.VENDOR, adobe_target.VENDOR, citygrid.VENDOR)

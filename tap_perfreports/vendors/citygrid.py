@@ -463,7 +463,11 @@ class CityGridStream(ReportStream):
         stream, the account summarises skipped partitions (and may fail the run)."""
         context = dict(context or {})
         yield from self.partition_records(context)
-        selected = [stream for stream in self.account.streams if stream.selected]
+        selected = [  # in the order the tap syncs them
+            stream
+            for stream in self._tap.streams.values()
+            if stream in self.account.streams and stream.selected
+        ]
         partitions = self.partitions or []
         if selected and selected[-1] is self and partitions and partitions[-1] == context:
             self.account.finish()
