@@ -73,7 +73,10 @@ def test_backfill_lands_exactly_the_served_rows_of_every_view_type(sandbox, fmt)
         row = emulator.daily_row(record["publisher_code"], placements, view, day)
         assert record == {"publisher_code": record["publisher_code"], "placement": "all", **row}
         assert set(run.bookmarks(stream).values()) == {"2026-11-19"}
-    # one discovery request, then one last30Days request per code and view type
+    # one discovery request (no code: the login's codes), then one last30Days request per
+    # code and view type
+    discovery = [r for r in sandbox.ledger.requests if "publisher_code" not in r.query]
+    assert [r.query for r in discovery] == [{"report_time": ["yesterday"]}]
     assert report_times(sandbox) == ["last30Days"] * 9
 
 
