@@ -6,11 +6,14 @@ import datetime as dt
 
 import pytest
 
+from tap_perfreports.errors import ParseError
 from tap_perfreports.sandbox import citygrid as emulator
 from tap_perfreports.vendors.citygrid import (
     PRESETS,
     PresetPlan,
+    PresetRequest,
     choose_presets,
+    kept_rows,
     latest_complete_day,
     preset_range,
     reporting_today,
@@ -189,3 +192,17 @@ def test_every_plan_covers_each_reachable_day_once_with_the_smallest_single_pres
             else:
                 assert len(plan.requests) >= 2
         today += dt.timedelta(days=1)
+
+
+def test_kept_rows_keep_the_window_and_refuse_rows_outside_the_preset_or_twice():
+    request = PresetRequest(
+        "last7Days",
+        Window(D("2026-11-15"), D("2026-11-19")),
+        preset_range("last7Days", D("2026-11-20")),
+    )
+    rows = [{"date": f"2026-11-{day}"} for day in range(13, 20)]
+    assert [r["date"] for r in kept_rows(rows, request)] == [f"2026-11-{d}" for d in range(15, 20)]
+    with pytest.raises(ParseError, match="outside last7Days"):
+        list(kept_rows([{"date": "2026-11-20"}], request))
+    with pytest.raises(ParseError, match="2026-11-16 appears twice"):
+        list(kept_rows([{"date": "2026-11-16"}, {"date": "2026-11-16"}], request))

@@ -401,8 +401,12 @@ class CityGridAccount:
         """Configured codes, or those a request without a code reports on (all the login's)."""
         if self.explicit_codes:
             return [str(code) for code in self.vendor["publisher_codes"]]
-        with self.fetch("citygrid publisher codes", [("report_time", "yesterday")], "json") as body:
-            codes = parse_json(body, VIEW_TYPES["overall"]).publisher_codes
+        where = "citygrid publisher codes"
+        with self.fetch(where, [("report_time", "yesterday")], "json") as body:
+            try:
+                codes = parse_json(body, VIEW_TYPES["overall"]).publisher_codes
+            except ParseError as exc:
+                raise ParseError(f"{where}: unreadable response ({exc}).") from None
         if not codes:
             raise ParseError("citygrid: the API lists no publisher_codes for this login")
         return codes
@@ -517,20 +521,25 @@ class CityGridStream(ReportStream):
                     rows: Iterable[dict] = report.rows
                 else:
                     rows = parse_csv(body, self.view)
-                for row in rows:
-                    day = dt.date.fromisoformat(row["date"])
-                    check_in_span(day, request)
-                    if request.keep.start <= day <= request.keep.end:
-                        yield {**context, **row}
+                for row in kept_rows(rows, request):
+                    yield {**context, **row}
             except ParseError as exc:
                 raise ParseError(f"{where}: unreadable response ({exc}).") from None
 
 
-def check_in_span(day: dt.date, request: PresetRequest) -> None:
-    """A row outside the preset's range shows CityGrid's calendar differs from ours (CSV has
-    no from/to, so this is its only check)."""
-    if not request.span.start <= day <= request.span.end:
-        raise ParseError(f"a row for {day} is outside {request.preset} ({request.span})")
+def kept_rows(rows: Iterable[dict], request: PresetRequest) -> Iterator[dict]:
+    """The rows of the days `request` keeps. Each row must lie in the preset's range (CSV has
+    no from/to, so this is its only calendar check) and each day come once."""
+    seen: set[dt.date] = set()
+    for row in rows:
+        day = dt.date.fromisoformat(row["date"])
+        if not request.span.start <= day <= request.span.end:
+            raise ParseError(f"a row for {day} is outside {request.preset} ({request.span})")
+        if day in seen:
+            raise ParseError(f"{day} appears twice")
+        seen.add(day)
+        if request.keep.start <= day <= request.keep.end:
+            yield row
 
 
 def check_coverage(report: Report, request: PresetRequest) -> None:
