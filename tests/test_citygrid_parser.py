@@ -135,3 +135,32 @@ def test_bad_values_are_errors():
         list(parse_csv(bad, VIEW_TYPES["placesThatPay"]))
     with pytest.raises(ParseError, match="not JSON"):
         parse_json(io.BytesIO(b"<html>"), VIEW_TYPES["overall"])
+
+
+def documented_metrics() -> dict[str, set[str]]:
+    """View type -> metrics, read from the doc's "Response Data" table."""
+    lines = doc_text(DOC).split("date daily_results", 1)[1].split("total_", 1)[0].splitlines()
+    metrics: dict[str, set[str]] = {view: set() for view in VIEW_TYPES}
+    current: str | None = None
+    for line in lines:
+        name, found, rest = line.partition(" daily_results")
+        if found:
+            current = name
+            first = rest.split()[0]  # an empty View Type cell (a no-break space): every view
+            views = [first] if first in VIEW_TYPES else list(VIEW_TYPES)
+        elif current and line.strip() in VIEW_TYPES:
+            views = [line.strip()]
+        else:
+            continue
+        for view in views:
+            metrics[view].add(current)
+    return metrics
+
+
+def test_each_stream_has_exactly_the_metrics_the_doc_lists_for_its_view_type():
+    documented = documented_metrics()
+    assert documented["overall"] >= {"billable_connections", "ltc"}
+    for view, spec in VIEW_TYPES.items():
+        assert set(spec.metrics) == documented[view], view
+        columns = list(spec.schema()["properties"])
+        assert columns == ["publisher_code", "placement", "date", *spec.metrics]
