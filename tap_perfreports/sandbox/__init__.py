@@ -13,6 +13,7 @@ def build_emulators() -> dict[str, Emulator]:
     from tap_perfreports.sandbox.adobe_target import AdobeTargetEmulator
     from tap_perfreports.sandbox.citygrid import CityGridEmulator
     from tap_perfreports.sandbox.infinity import InfinityEmulator
+    from tap_perfreports.sandbox.mintegral import MintegralEmulator
     from tap_perfreports.sandbox.plumvoice import PlumVoiceEmulator
 
     emulators: list[Emulator] = [
@@ -20,5 +21,6 @@ def build_emulators() -> dict[str, Emulator]:
         PlumVoiceEmulator(),
         AdobeTargetEmulator(),
         CityGridEmulator(),
+        MintegralEmulator(),
     ]
     return {emulator.key: emulator for emulator in emulators}
