@@ -666,9 +666,9 @@ class MintegralStream(ReportStream):
         waited = time.monotonic() - job.started
         if waited >= self.account.poll_timeout:
             job.error = RequestFailed(
-                f"{where}: the report was still not ready after {waited / 60:.1f} minutes "
-                f"(last code {answer.code}: {answer.message}). Mintegral may be busy: run "
-                "again later (the next run resumes this job) or raise "
+                f"{where}: the report was still not ready after {_duration(waited)} "
+                f"(last code {answer.code}: {answer.message.rstrip('.')}). Mintegral may be "
+                "busy: run again later (the next run resumes this job) or raise "
                 "mintegral.poll_timeout_minutes."
             )
             return
@@ -739,6 +739,10 @@ class MintegralStream(ReportStream):
 
     def write_state(self) -> None:
         self._write_state_message()
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} seconds" if seconds < 120 else f"{seconds / 60:.0f} minutes"
 
 
 def _utc_now() -> str:
