@@ -10,12 +10,16 @@ from tap_perfreports.errors import ParseError
 from tap_perfreports.sandbox import citygrid as emulator
 from tap_perfreports.vendors.citygrid import (
     PRESETS,
+    CalendarMismatch,
     PresetPlan,
     PresetRequest,
+    Report,
+    ReportingDayLags,
     choose_presets,
     kept_rows,
     latest_complete_day,
     preset_range,
+    reported_days,
     reporting_today,
 )
 from tap_perfreports.windows import Window
@@ -194,15 +198,56 @@ def test_every_plan_covers_each_reachable_day_once_with_the_smallest_single_pres
         today += dt.timedelta(days=1)
 
 
-def test_kept_rows_keep_the_window_and_refuse_rows_outside_the_preset_or_twice():
+def test_kept_rows_keep_the_window_and_refuse_rows_outside_the_report_or_twice():
     request = PresetRequest(
         "last7Days",
         Window(D("2026-11-15"), D("2026-11-19")),
         preset_range("last7Days", D("2026-11-20")),
     )
     rows = [{"date": f"2026-11-{day}"} for day in range(13, 20)]
-    assert [r["date"] for r in kept_rows(rows, request)] == [f"2026-11-{d}" for d in range(15, 20)]
-    with pytest.raises(ParseError, match="outside last7Days"):
-        list(kept_rows([{"date": "2026-11-20"}], request))
+    kept = kept_rows(rows, request, request.span)
+    assert [r["date"] for r in kept] == [f"2026-11-{d}" for d in range(15, 20)]
+    with pytest.raises(CalendarMismatch, match="outside last7Days"):
+        list(kept_rows([{"date": "2026-11-20"}], request, request.span))
     with pytest.raises(ParseError, match="2026-11-16 appears twice"):
-        list(kept_rows([{"date": "2026-11-16"}, {"date": "2026-11-16"}], request))
+        list(kept_rows([{"date": "2026-11-16"}, {"date": "2026-11-16"}], request, request.span))
+    # the report's own range is what rows are checked against: CityGrid's day had turned
+    ahead = Window(D("2026-11-14"), D("2026-11-20"))
+    kept = kept_rows([{"date": "2026-11-20"}, {"date": "2026-11-19"}], request, ahead)
+    assert [r["date"] for r in kept] == ["2026-11-19"]
+
+
+def report(first: str, last: str) -> Report:
+    return Report([], D(first), D(last))
+
+
+def test_reported_days_trust_the_reports_range_when_it_holds_the_kept_days():
+    today = D("2026-11-21")
+    request = choose_presets(D("2026-11-16"), D("2026-11-20"), today).requests[0]
+    assert (request.preset, str(request.keep)) == ("last7Days", "2026-11-16..2026-11-20")
+    assert reported_days(report("2026-11-14", "2026-11-20"), request, today) == request.span
+    # a day ahead (CityGrid's 21:00 came first): still holds every kept day
+    ahead = reported_days(report("2026-11-15", "2026-11-21"), request, today)
+    assert str(ahead) == "2026-11-15..2026-11-21"
+    # a day behind: the preset as of the 20th, which lacks the 20th
+    with pytest.raises(ReportingDayLags, match="as of reporting day 2026-11-20"):
+        reported_days(report("2026-11-13", "2026-11-19"), request, today)
+    # anything else is a calendar the tap does not know
+    for first, last in [("2026-11-12", "2026-11-19"), ("2026-11-17", "2026-11-20")]:
+        with pytest.raises(CalendarMismatch, match="not the expected") as caught:
+            reported_days(report(first, last), request, today)
+        assert not isinstance(caught.value, ReportingDayLags)
+    with pytest.raises(ParseError, match="no from/to"):
+        reported_days(Report([]), request, today)
+
+
+def test_the_last_day_of_this_month_and_this_quarter_is_partial_and_never_counts():
+    today = D("2026-11-21")
+    for preset, first in (("thisMonth", "2026-11-01"), ("thisQuarter", "2026-10-01")):
+        request = PresetRequest(
+            preset, Window(D("2026-11-06"), D("2026-11-20")), Window(D(first), today)
+        )
+        assert reported_days(report(first, "2026-11-21"), request, today) == request.span
+        # lagging by a day, it ends on the 20th: CityGrid's partial day, not our complete one
+        with pytest.raises(ReportingDayLags):
+            reported_days(report(first, "2026-11-20"), request, today)

@@ -206,7 +206,9 @@ def test_a_discovered_code_without_access_is_skipped_and_the_run_succeeds(sandbo
     config = sandbox_config(sandbox, "citygrid", "2026-11-10", "2026-11-19")
     run = run_at(sandbox, NOON_FRIDAY, config)
     assert run.returncode == 0, run.stderr
-    assert "skipped publisher code(s) pub_seo" in run.stderr
+    assert "CityGrid skipped publisher code(s) pub_seo (" in run.last_log_line
+    for stream in STREAMS.values():
+        assert f"{stream} publisher_code=pub_seo placement=all: HTTP 403" in run.last_log_line
     for view, stream in STREAMS.items():
         landed = set(keys(run.records(stream)))
         assert landed == truth(["guest", "1234567"], "all", view, "2026-11-10", "2026-11-19")
@@ -219,8 +221,9 @@ def test_an_explicit_code_without_access_fails_the_run_after_the_others(sandbox)
         sandbox, "citygrid", "2026-11-10", "2026-11-19", publisher_codes=["pub_locked", "guest"]
     )
     run = run_at(sandbox, NOON_FRIDAY, config)
-    assert run.returncode != 0
-    assert "pub_locked" in run.last_log_line
+    assert run.returncode == 1
+    assert "CityGrid skipped publisher code(s) pub_locked (" in run.last_log_line
+    assert "remove these codes from citygrid.publisher_codes" in run.last_log_line
     assert "Traceback" not in run.stderr
     for view, stream in STREAMS.items():  # every stream still extracted guest
         landed = set(keys(run.records(stream)))
@@ -249,3 +252,60 @@ def test_bad_config_fails_before_any_request(sandbox):
     assert run.returncode != 0
     assert "citygrid.view_types" in run.last_log_line
     assert sandbox.ledger.requests == []
+
+
+def test_an_end_date_before_yesterday_is_honoured(sandbox):
+    config = sandbox_config(
+        sandbox, "citygrid", "2026-11-03", "2026-11-12", publisher_codes=["guest"]
+    )
+    run = run_at(sandbox, NOON_FRIDAY, config)
+    assert run.returncode == 0, run.stderr
+    assert report_times(sandbox) == ["thisMonth"] * 3  # 20 days; no smaller preset has them
+    for view, stream in STREAMS.items():
+        landed = keys(run.records(stream))
+        assert len(landed) == len(set(landed))
+        assert set(landed) == truth(["guest"], "all", view, "2026-11-03", "2026-11-12")
+        assert served_within(sandbox, view, "2026-11-13", "2026-11-19")  # served, not kept
+        assert set(run.bookmarks(stream).values()) == {"2026-11-12"}
+
+
+def run_skewed(sandbox, tap_moment: str, server_moment: str, config: dict):
+    """The tap's clock and CityGrid's on either side of 9 p.m. Pacific."""
+    sandbox.emulators["citygrid"].now = dt.datetime.fromisoformat(server_moment)
+    return run_tap(config, env={**os.environ, emulator.NOW_ENV: tap_moment})
+
+
+def test_when_citygrids_day_has_not_turned_yet_the_tap_extracts_up_to_its_yesterday(sandbox):
+    # the tap: Friday 21:00:05, yesterday the 20th; CityGrid: 20:59:55, yesterday the 19th
+    config = sandbox_config(
+        sandbox, "citygrid", "2026-11-06", "2026-11-30", publisher_codes=["guest"],
+        view_types=["overall"],
+    )  # fmt: skip
+    run = run_skewed(sandbox, "2026-11-20T21:00:05-08:00", "2026-11-20T20:59:55-08:00", config)
+    assert run.returncode == 0, run.stderr
+    assert "its range as of reporting day 2026-11-20" in run.stderr
+    assert "extracting up to 2026-11-19, the rest next run" in run.stderr
+    # thisMonth as planned (11-01..11-21, 21st partial) came back as 11-01..11-20, its 20th
+    # CityGrid's partial day: never kept; 11-06..11-19 is planned again as of the 20th
+    assert report_times(sandbox) == ["thisMonth", "last14Days"]
+    landed = keys(run.records("citygrid_overall"))
+    assert len(landed) == len(set(landed))
+    assert set(landed) == truth(["guest"], "all", "overall", "2026-11-06", "2026-11-19")
+    assert run.bookmarks("citygrid_overall") == {
+        '{"placement": "all", "publisher_code": "guest"}': "2026-11-19"
+    }
+
+
+def test_when_citygrids_day_turned_first_the_report_still_holds_the_needed_days(sandbox):
+    # the tap: Friday 20:59:55, yesterday the 19th; CityGrid: 21:00:05, yesterday the 20th
+    config = sandbox_config(
+        sandbox, "citygrid", "2026-11-16", "2026-11-30", publisher_codes=["guest"],
+        view_types=["overall"],
+    )  # fmt: skip
+    run = run_skewed(sandbox, "2026-11-20T20:59:55-08:00", "2026-11-20T21:00:05-08:00", config)
+    assert run.returncode == 0, run.stderr
+    assert report_times(sandbox) == ["last7Days"]
+    assert any(k[2] == "2026-11-20" for k in sandbox.ledger.served_keys("citygrid:overall"))
+    landed = keys(run.records("citygrid_overall"))
+    assert set(landed) == truth(["guest"], "all", "overall", "2026-11-16", "2026-11-19")
+    assert set(run.bookmarks("citygrid_overall").values()) == {"2026-11-19"}

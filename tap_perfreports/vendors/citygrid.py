@@ -9,6 +9,10 @@ saving included; the instant 21:00:00 already belongs to D+1).
 Each run picks the fewest presets (then the fewest days) that cover the days it needs,
 keeps only those days, and checks the response's own `from`/`to` rather than trusting
 this module's calendar. Each `view_type` has its own metrics, so each is its own stream.
+
+The tap's clock is `dt.datetime.now`, except in sandbox mode, where the environment
+variable `TAP_PERFREPORTS_SANDBOX_NOW` (an ISO date-time with offset) freezes it; the
+emulator honours the same variable, so tests freeze both sides.
 """
 
 from __future__ import annotations
@@ -78,6 +82,8 @@ PRESETS = (
     "thisQuarter",
     "lastQuarter",
 )
+#: Presets that run up to the reporting day in progress, whose last day is partial.
+PRESETS_UP_TO_TODAY = frozenset({"thisMonth", "thisQuarter"})
 
 
 def _month_start(day: dt.date, months_back: int = 0) -> dt.date:
@@ -95,7 +101,8 @@ def preset_range(preset: str, today: dt.date) -> Window:
     Assumptions (the docs define only the names): weeks run Sunday..Saturday and
     `lastWeek` is the last one before today's week; `lastBusinessWeek` is that week's
     Monday..Friday; `last3Months` is the three calendar months before today's month;
-    `thisMonth`/`thisQuarter` run up to today, whose partial day the tap never keeps.
+    `thisMonth`/`thisQuarter` run up to today, whose partial day the tap never keeps
+    (were they to end yesterday instead, the tap would stop a day short and warn).
     """
     yesterday = today - ONE_DAY
     week_start = today - dt.timedelta(days=(today.weekday() + 1) % 7)  # Sunday
@@ -189,6 +196,15 @@ def choose_presets(start: dt.date, end: dt.date, today: dt.date) -> PresetPlan:
             requests.append(PresetRequest(preset, keep, ranges[preset]))
             cursor = keep.end + ONE_DAY
     return PresetPlan(tuple(requests), unreachable)
+
+
+class CalendarMismatch(ParseError):
+    """A report covers other days than the tap expects for its preset."""
+
+
+class ReportingDayLags(CalendarMismatch):
+    """The report is the preset as of the reporting day before the tap's: CityGrid's day
+    had not turned yet (a run at 9 p.m. Pacific, or this machine's clock is ahead)."""
 
 
 # View types and parsing
@@ -463,22 +479,27 @@ class CityGridStream(ReportStream):
         ]
 
     def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
-        """A partition's records; after the last partition of the last selected CityGrid
-        stream, the account summarises skipped partitions (and may fail the run)."""
         context = dict(context or {})
-        yield from self.partition_records(context)
-        selected = [  # in the order the tap syncs them
-            stream
-            for stream in self._tap.streams.values()
-            if stream in self.account.streams and stream.selected
-        ]
-        partitions = self.partitions or []
-        if selected and selected[-1] is self and partitions and partitions[-1] == context:
+        start = resume_from(self.bookmark(context), self.start_date, self.vendor.lookback_days)
+        yield from self.extract_presets(context, start, reporting_today(self.account.now()))
+
+    def finalize_state_progress_markers(self, state: dict | None = None) -> None:
+        """The SDK's last call on a stream, after its metric lines (`Tap.sync_all`): after
+        the last selected CityGrid stream, the account summarises skipped partitions."""
+        super().finalize_state_progress_markers(state)
+        selected = [s for s in self._tap.streams.values() if s in self.account.streams]
+        selected = [s for s in selected if s.selected]
+        if selected and selected[-1] is self:
             self.account.finish()
 
-    def partition_records(self, context: dict) -> Iterator[dict]:
-        today = reporting_today(self.account.now())
-        start = resume_from(self.bookmark(context), self.start_date, self.vendor.lookback_days)
+    def extract_presets(
+        self, context: dict, start: dt.date, today: dt.date, *, lagging: bool = False
+    ) -> Iterator[dict]:
+        """The partition's days from `start`, one preset at a time as of reporting day
+        `today`, with a checkpoint after each. A 403 skips the partition (summarised by
+        `CityGridAccount.finish`). If CityGrid's day has not turned where the tap's has
+        (9 p.m. Pacific just passed, or the clocks differ), the days not yet extracted are
+        planned again one reporting day earlier."""
         plan = choose_presets(start, self.end_date, today)
         for lost in plan.unreachable:
             self.logger.warning(
@@ -493,9 +514,25 @@ class CityGridStream(ReportStream):
         for request in plan.requests:
             where = self.where(context, request.keep) + f" | report_time {request.preset}"
             try:
-                yield from self.extract(context, request, where)
+                yield from self.extract(context, request, today, where)
+            except ReportingDayLags as exc:
+                if lagging:
+                    raise ParseError(
+                        f"{where}: {exc}, even a day earlier: check this machine's clock."
+                    ) from None
+                self.logger.warning(
+                    "%s: %s; extracting up to %s, the rest next run",
+                    where,
+                    exc,
+                    today - 2 * ONE_DAY,
+                )
+                previous_day = today - ONE_DAY
+                yield from self.extract_presets(
+                    context, request.keep.start, previous_day, lagging=True
+                )
+                return
             except RequestFailed as exc:
-                if not str(exc).startswith(f"{where}: HTTP 403"):
+                if not is_forbidden(exc, where):
                     raise
                 self.logger.warning("%s", exc)
                 key = (self.name, context["publisher_code"], context["placement"])
@@ -503,8 +540,10 @@ class CityGridStream(ReportStream):
                 return
             self.checkpoint(context, request.keep.end)
 
-    def extract(self, context: dict, request: PresetRequest, where: str) -> Iterator[dict]:
-        """The kept days of one preset's report, after checking what the report covers."""
+    def extract(
+        self, context: dict, request: PresetRequest, today: dt.date, where: str
+    ) -> Iterator[dict]:
+        """The kept days of one preset's report, after checking which days it covers."""
         params = [
             ("publisher_code", str(context["publisher_code"])),
             ("view_type", self.view.api_name),
@@ -517,24 +556,38 @@ class CityGridStream(ReportStream):
             try:
                 if fmt == "json":
                     report = parse_json(body, self.view)
-                    check_coverage(report, request)
+                    reported = reported_days(report, request, today)
                     rows: Iterable[dict] = report.rows
                 else:
-                    rows = parse_csv(body, self.view)
-                for row in kept_rows(rows, request):
+                    reported, rows = request.span, parse_csv(body, self.view)
+                for row in kept_rows(rows, request, reported):
                     yield {**context, **row}
+            except ReportingDayLags:
+                raise
+            except CalendarMismatch as exc:
+                raise ParseError(f"{where}: {exc}.") from None
             except ParseError as exc:
                 raise ParseError(f"{where}: unreadable response ({exc}).") from None
 
 
-def kept_rows(rows: Iterable[dict], request: PresetRequest) -> Iterator[dict]:
-    """The rows of the days `request` keeps. Each row must lie in the preset's range (CSV has
-    no from/to, so this is its only calendar check) and each day come once."""
+def is_forbidden(exc: RequestFailed, where: str) -> bool:
+    """A 403 for this request (RequestFailed carries no status; its text starts with it)."""
+    return str(exc).startswith(f"{where}: HTTP 403")
+
+
+def kept_rows(rows: Iterable[dict], request: PresetRequest, reported: Window) -> Iterator[dict]:
+    """The rows of the days `request` keeps. Each row must lie in the days the report
+    covers (`reported`: its own from/to in JSON; in CSV, which has none, the tap's
+    calendar for the preset) and each day come once."""
     seen: set[dt.date] = set()
     for row in rows:
         day = dt.date.fromisoformat(row["date"])
-        if not request.span.start <= day <= request.span.end:
-            raise ParseError(f"a row for {day} is outside {request.preset} ({request.span})")
+        if not reported.start <= day <= reported.end:
+            raise CalendarMismatch(
+                f"a row for {day} is outside {request.preset} ({reported}); CityGrid's "
+                "calendar or clock differs from the tap's: run again, and report it to the "
+                "tap's maintainers if it persists"
+            )
         if day in seen:
             raise ParseError(f"{day} appears twice")
         seen.add(day)
@@ -542,16 +595,28 @@ def kept_rows(rows: Iterable[dict], request: PresetRequest) -> Iterator[dict]:
             yield row
 
 
-def check_coverage(report: Report, request: PresetRequest) -> None:
-    """The report's own from/to must hold the days we keep: our calendar is an assumption."""
+def reported_days(report: Report, request: PresetRequest, today: dt.date) -> Window:
+    """The days a JSON report says it covers; its complete days must hold the days kept,
+    since the tap's preset calendar is an assumption and its clock may differ from
+    CityGrid's."""
     if report.first_day is None or report.last_day is None:
         raise ParseError("the report has no from/to")
-    if not report.first_day <= request.keep.start <= request.keep.end <= report.last_day:
-        raise ParseError(
-            f"report_time {request.preset} covered {report.first_day}..{report.last_day}, "
-            f"not the expected {request.keep}; CityGrid's calendar differs from the tap's "
-            "assumption, report this to the tap's maintainers"
+    reported = Window(report.first_day, report.last_day)
+    last_complete = reported.end
+    if request.preset in PRESETS_UP_TO_TODAY:  # it ends on CityGrid's day in progress
+        last_complete -= ONE_DAY
+    if reported.start <= request.keep.start <= request.keep.end <= last_complete:
+        return reported
+    if reported == preset_range(request.preset, today - ONE_DAY):
+        raise ReportingDayLags(
+            f"report_time {request.preset} covered {reported}, its range as of reporting "
+            f"day {today - ONE_DAY}: CityGrid's reporting day {today} had not begun"
         )
+    raise CalendarMismatch(
+        f"report_time {request.preset} covered {reported}, not the expected {request.keep}; "
+        "CityGrid's calendar differs from the tap's assumption, report this to the tap's "
+        "maintainers"
+    )
 
 
 def build_streams(tap: Tap, vendor: VendorConfig) -> list[Stream]:
