@@ -12,46 +12,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def control(base: str, action: str, method: str = "GET") -> dict:
-    url = f"{base}/_sandbox/{action}"  # always http://127.0.0.1
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)  # noqa: S310
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        return json.loads(response.read())
-
-
-def run_tap(module: str, config: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one tap process writing to /dev/null."""
-    started = time.perf_counter()
-    with open(os.devnull, "wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", module, "--config", str(config)],
-            stdout=sink,
-            stderr=subprocess.DEVNULL,
-            cwd=REPO,
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"{module} failed with status {status}")
-    return elapsed, usage.ru_maxrss
+from bench.common import SandboxProcess, measure_tap
 
 
 def main() -> None:
@@ -60,31 +24,15 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=50, help="sandbox data volume multiplier")
     args = parser.parse_args()
 
-    port = free_port()
-    sandbox = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tap_perfreports.sandbox",
-            "--port",
-            str(port),
-            "--no-keys",
-            "--scale",
-            str(args.scale),
-        ],
-        stdout=subprocess.PIPE,
-        cwd=REPO,
-    )
+    sandbox = SandboxProcess(args.scale)
     try:
-        assert sandbox.stdout is not None
-        base = sandbox.stdout.readline().decode().split()[-1]
         start = dt.date(2026, 1, 1)
         config = {
             "sandbox": True,
             "start_date": start.isoformat(),
             "end_date": (start + dt.timedelta(days=args.days - 1)).isoformat(),
             "infinity": {
-                "api_url": f"{base}/infinity/reports/v2",
+                "api_url": f"{sandbox.base}/infinity/reports/v2",
                 "reports": [{"name": "triggers", "route": "triggers/all"}],
             },
         }
@@ -96,13 +44,11 @@ def main() -> None:
                 ("tap as shipped (msgspec writer)", "tap_perfreports"),
                 ("SDK default writer", "bench.baseline_tap"),
             ):
-                control(base, "reset", "POST")
-                seconds, peak_kib = run_tap(module, config_path)
-                rows = sum(control(base, "ledger")["rows_served"].values())
-                results[label] = (rows, seconds, peak_kib)
+                sandbox.control("reset", "POST")
+                seconds, peak_kib = measure_tap(config_path, module)
+                results[label] = (sandbox.rows_served(), seconds, peak_kib)
     finally:
-        sandbox.terminate()
-        sandbox.wait()
+        sandbox.close()
 
     print(f"Infinity backfill: {args.days} days x 2 installations, sandbox scale {args.scale}")
     print(f"{'run':34} {'rows':>10} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12}")

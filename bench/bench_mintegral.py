@@ -15,62 +15,12 @@ import argparse
 import datetime as dt
 import json
 import math
-import os
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
+from bench.common import SandboxProcess, measure_tap
 from tap_perfreports.sandbox.mintegral import DELAY_ENV
 from tap_perfreports.vendors.mintegral import MAX_WINDOW_DAYS, default_end_date
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def rows_served(base: str) -> int:
-    url = f"{base}/_sandbox/ledger"  # always http://127.0.0.1
-    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310
-        return sum(json.loads(response.read())["rows_served"].values())
-
-
-def run_tap(config: dict, folder: str) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one tap process writing to /dev/null."""
-    config_path = Path(folder, "config.json")
-    config_path.write_text(json.dumps(config))
-    started = time.perf_counter()
-    with open(os.devnull, "wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tap_perfreports", "--config", str(config_path)],
-            stdout=sink,
-            stderr=subprocess.DEVNULL,
-            cwd=REPO,
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"the tap failed with status {status}")
-    return elapsed, usage.ru_maxrss
-
-
-class Sandbox:
-    """A sandbox process whose Mintegral jobs take `delay` seconds to generate."""
-
-    def __init__(self, delay: float, scale: int) -> None:
-        command = [sys.executable, "-m", "tap_perfreports.sandbox", "--port", "0", "--no-keys"]
-        self.process = subprocess.Popen(
-            [*command, "--scale", str(scale)],
-            stdout=subprocess.PIPE,
-            cwd=REPO,
-            env={**os.environ, DELAY_ENV: str(delay)},
-        )
-        assert self.process.stdout is not None
-        self.base = self.process.stdout.readline().decode().split()[-1]
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.wait()
 
 
 def main() -> None:
@@ -97,7 +47,7 @@ def main() -> None:
             (4, ("max_concurrent_jobs 4 (default)",)),
             (1, ("sequential",)),
         ):
-            sandbox = Sandbox(args.delay, args.scale)
+            sandbox = SandboxProcess(args.scale, env={DELAY_ENV: str(args.delay)})
             try:
                 config = {
                     "sandbox": True,
@@ -109,10 +59,12 @@ def main() -> None:
                         "reports": [{"name": "bench", "dimensions": args.dimensions.split(",")}],
                     },
                 }
+                config_path = Path(folder, "config.json")
+                config_path.write_text(json.dumps(config))
                 for name in passes:
-                    before = rows_served(sandbox.base)
-                    seconds, peak = run_tap(config, folder)
-                    results[name] = (concurrency, rows_served(sandbox.base) - before, seconds, peak)
+                    before = sandbox.rows_served()
+                    seconds, peak = measure_tap(config_path)
+                    results[name] = (concurrency, sandbox.rows_served() - before, seconds, peak)
             finally:
                 sandbox.close()
 

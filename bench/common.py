@@ -1,0 +1,59 @@
+"""What every benchmark does: a sandbox in its own process, and a measured tap process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class SandboxProcess:
+    """`tap-perfreports-sandbox` on a free loopback port, counting rows without keeping keys."""
+
+    def __init__(self, scale: int = 1, env: dict[str, str] | None = None) -> None:
+        command = [sys.executable, "-m", "tap_perfreports.sandbox", "--port", "0", "--no-keys"]
+        self.process = subprocess.Popen(
+            [*command, "--scale", str(scale)],
+            stdout=subprocess.PIPE,
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+        )
+        assert self.process.stdout is not None
+        self.base = self.process.stdout.readline().decode().split()[-1]
+
+    def control(self, action: str, method: str = "GET") -> dict:
+        url = f"{self.base}/_sandbox/{action}"  # always http://127.0.0.1
+        data = b"" if method == "POST" else None
+        request = urllib.request.Request(url, method=method, data=data)  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return json.loads(response.read())
+
+    def rows_served(self) -> int:
+        return sum(self.control("ledger")["rows_served"].values())
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+def measure_tap(config_path: Path, module: str = "tap_perfreports") -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one tap process writing to /dev/null."""
+    started = time.perf_counter()
+    with open(os.devnull, "wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, "--config", str(config_path)],
+            stdout=sink,
+            stderr=subprocess.DEVNULL,
+            cwd=REPO,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{module} failed with status {status}")
+    return elapsed, usage.ru_maxrss
