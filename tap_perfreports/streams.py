@@ -95,20 +95,25 @@ class ReportStream(Stream):
 
     # Sync
 
-    def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
-        context = dict(context or {})
+    def planned_windows(self, context: dict, how: str = "") -> list[Window]:
+        """`plan`, and say in the log what this partition's run will extract (`how`)."""
         windows = self.plan(context)
         if not windows:
             self.logger.info("%s: up to date, nothing to extract", self.where(context))
-            return
+            return windows
         self.logger.info(
-            "%s: extracting %s..%s in %d window(s)",
+            "%s: extracting %s..%s in %d window(s)%s",
             self.where(context),
             windows[0].start,
             windows[-1].end,
             len(windows),
+            how,
         )
-        for window in windows:
+        return windows
+
+    def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
+        context = dict(context or {})
+        for window in self.planned_windows(context):
             yield from self.extract_window(context, window)
             self.checkpoint(context, window.end)
 

@@ -548,18 +548,10 @@ class MintegralStream(ReportStream):
 
     def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
         context = dict(context or {})
-        windows = self.plan(context)
+        how = f", up to {self.account.max_jobs} report job(s) at once"
+        windows = self.planned_windows(context, how)
         if not windows:
-            self.logger.info("%s: up to date, nothing to extract", self.where(context))
             return
-        self.logger.info(
-            "%s: extracting %s..%s in %d window(s), up to %d report job(s) at once",
-            self.where(context),
-            windows[0].start,
-            windows[-1].end,
-            len(windows),
-            self.account.max_jobs,
-        )
         yield from self.run_jobs(context, windows, self.in_flight(context))
 
     def run_jobs(
