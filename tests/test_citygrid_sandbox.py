@@ -89,3 +89,17 @@ def test_documented_errors(query, accept, login, status):
 def test_the_clock_follows_the_environment_when_not_set(monkeypatch):
     monkeypatch.setenv(emulated.NOW_ENV, "2026-03-09T04:00:00+00:00")
     assert emulated.CityGridEmulator().clock() == dt.datetime(2026, 3, 9, 4, tzinfo=dt.UTC)
+
+
+def test_totals_sum_the_counts_and_derive_the_rates_from_the_sums():
+    report = json.loads(call({"view_type": ["ads"], "report_time": ["last30Days"]}).body)
+    rows = report["daily_results"]
+    assert len(rows) > 20
+    impressions = sum(row["impressions"] for row in rows)
+    revenue = sum(row["revenue"] for row in rows)
+    assert report["total_impressions"] == impressions
+    assert isinstance(report["total_impressions"], int)
+    assert report["total_revenue"] == round(revenue, 2)
+    assert report["total_rpm"] == round(revenue * 1000 / impressions, 2)
+    bidded = sum(row["bidded_impressions"] for row in rows)
+    assert report["total_coverage"] == round(bidded * 100 / impressions, 2)

@@ -309,3 +309,21 @@ def test_when_citygrids_day_turned_first_the_report_still_holds_the_needed_days(
     landed = keys(run.records("citygrid_overall"))
     assert set(landed) == truth(["guest"], "all", "overall", "2026-11-16", "2026-11-19")
     assert set(run.bookmarks("citygrid_overall").values()) == {"2026-11-19"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("placements", ["placement_1", "placement_1"]),
+        ("publisher_codes", ["guest", "pub_seo", "guest"]),
+        ("view_types", ["ads", "ads"]),
+    ],
+)
+def test_a_setting_listing_a_value_twice_fails_before_any_request(sandbox, setting, value):
+    config = sandbox_config(sandbox, "citygrid", "2026-11-10", "2026-11-19", **{setting: value})
+    run = run_at(sandbox, NOON_FRIDAY, config)
+    assert run.returncode == 1
+    assert f"Invalid setting 'citygrid.{setting}': '{value[0]}' is listed twice" in (
+        run.last_log_line
+    )
+    assert sandbox.ledger.requests == []

@@ -59,6 +59,11 @@ CSV_HEADERS = {
     "ltc_revenue": "LTC Revenue(USD)",
 }
 PACIFIC = ZoneInfo("America/Los_Angeles")
+#: The additive metrics; the others are rates derived from them (`with_rates`).
+COUNTS = (
+    "impressions", "bidded_impressions", "billable_clicks", "billable_connections",
+    "revenue", "ltc", "ltc_revenue",
+)  # fmt: skip
 
 
 def current_reporting_day(now: dt.datetime) -> dt.date:
@@ -241,16 +246,11 @@ class CityGridEmulator:
 
     @staticmethod
     def _totals(view: str, rows: list[dict]) -> dict[str, float]:
-        totals = {}
-        for metric in METRICS[view]:
-            values = [row[metric] for row in rows]
-            total = (
-                sum(values)
-                if metric not in ("rpm", "ctr", "cpc", "coverage")
-                else (round(sum(values) / len(values), 2) if values else 0.0)
-            )
-            totals[f"total_{metric}"] = round(total, 2) if isinstance(total, float) else total
-        return totals
+        """Counts summed; rates computed from the sums, as for one day."""
+        counts: dict[str, float] = dict.fromkeys(COUNTS, 0)
+        counts.update({m: sum(row[m] for row in rows) for m in METRICS[view] if m in COUNTS})
+        rates = with_rates(counts)
+        return {f"total_{m}": rates[m] for m in METRICS[view]}
 
     def _csv(self, view: str, rows: list[dict]) -> bytes:
         columns = ["date", *METRICS[view]]

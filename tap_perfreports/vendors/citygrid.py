@@ -643,6 +643,11 @@ def validate(settings: t.Mapping[str, t.Any]) -> None:
     codes = settings.get("publisher_codes")
     if codes is not None and not codes:
         raise ConfigError("citygrid.publisher_codes", "leave out for all codes, or list some")
+    for name in ("publisher_codes", "placements", "view_types"):
+        values = list(settings.get(name) or [])
+        repeated = sorted({value for value in values if values.count(value) > 1})
+        if repeated:  # each would be extracted, and land, twice
+            raise ConfigError(f"citygrid.{name}", f"{repeated[0]!r} is listed twice")
 
 
 VENDOR = Vendor(
