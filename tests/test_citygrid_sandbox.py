@@ -103,3 +103,9 @@ def test_totals_sum_the_counts_and_derive_the_rates_from_the_sums():
     assert report["total_rpm"] == round(revenue * 1000 / impressions, 2)
     bidded = sum(row["bidded_impressions"] for row in rows)
     assert report["total_coverage"] == round(bidded * 100 / impressions, 2)
+
+
+def test_a_frozen_clock_without_an_offset_is_refused(monkeypatch):
+    monkeypatch.setenv(emulated.NOW_ENV, "2026-03-09T04:00:00")
+    with pytest.raises(ValueError, match="no UTC offset"):
+        emulated.frozen_now()

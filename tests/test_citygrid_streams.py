@@ -327,3 +327,13 @@ def test_a_setting_listing_a_value_twice_fails_before_any_request(sandbox, setti
         run.last_log_line
     )
     assert sandbox.ledger.requests == []
+
+
+def test_a_frozen_clock_without_an_offset_fails_with_one_line(sandbox):
+    config = sandbox_config(sandbox, "citygrid", "2026-11-10", "2026-11-19")
+    run = run_tap(config, env={**os.environ, emulator.NOW_ENV: "2026-11-20T12:00:00"})
+    assert run.returncode == 1
+    assert f"Invalid setting '{emulator.NOW_ENV}': an ISO date-time with a UTC offset" in (
+        run.last_log_line
+    )
+    assert "Traceback" not in run.stderr

@@ -66,6 +66,17 @@ COUNTS = (
 )  # fmt: skip
 
 
+def frozen_now() -> dt.datetime | None:
+    """The instant `NOW_ENV` freezes the clock at, if set (ISO date-time with an offset)."""
+    text = os.environ.get(NOW_ENV)
+    if not text:
+        return None
+    moment = dt.datetime.fromisoformat(text)  # ValueError if it is not a date-time
+    if moment.tzinfo is None:
+        raise ValueError(f"{NOW_ENV}={text!r} has no UTC offset")
+    return moment
+
+
 def current_reporting_day(now: dt.datetime) -> dt.date:
     """Reporting day D runs from D-1 21:00 to D 21:00 Pacific."""
     return (now.astimezone(PACIFIC) + dt.timedelta(hours=3)).date()
@@ -156,10 +167,7 @@ class CityGridEmulator:
     forbidden: frozenset[str] = frozenset()
 
     def clock(self) -> dt.datetime:
-        if self.now is not None:
-            return self.now
-        frozen = os.environ.get(NOW_ENV)
-        return dt.datetime.fromisoformat(frozen) if frozen else dt.datetime.now(dt.UTC)
+        return self.now or frozen_now() or dt.datetime.now(dt.UTC)
 
     def error_response(self, status: int) -> SandboxResponse:
         messages = {

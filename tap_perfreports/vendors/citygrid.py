@@ -21,7 +21,6 @@ import csv
 import datetime as dt
 import io
 import itertools
-import os
 import typing as t
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -405,8 +404,15 @@ class CityGridAccount:
 
     def now(self) -> dt.datetime:
         """The clock; in sandbox mode `TAP_PERFREPORTS_SANDBOX_NOW` may freeze it."""
-        frozen = os.environ.get(SANDBOX_NOW_ENV) if self.vendor.sandbox else None
-        return dt.datetime.fromisoformat(frozen) if frozen else dt.datetime.now(dt.UTC)
+        if not self.vendor.sandbox:
+            return dt.datetime.now(dt.UTC)
+        try:
+            return sandbox.frozen_now() or dt.datetime.now(dt.UTC)
+        except ValueError:
+            raise ConfigError(
+                SANDBOX_NOW_ENV,
+                "an ISO date-time with a UTC offset, such as 2026-11-20T12:00-08:00",
+            ) from None
 
     @property
     def explicit_codes(self) -> bool:
