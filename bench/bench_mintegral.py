@@ -85,6 +85,13 @@ def main() -> None:
         f"pipelined {pipelined:.2f}s vs bar 3 x D + download = {bar:.2f}s: {verdict} the bar; "
         f"sequential/pipelined = {sequential / pipelined:.1f}x"
     )
+    default = results["max_concurrent_jobs 4 (default)"][2]
+    rounds = math.ceil(windows / 4)
+    print(
+        f"max_concurrent_jobs 4: {default:.2f}s, 1: {sequential:.2f}s, ratio 1/4 = "
+        f"{sequential / default:.1f}x (4 jobs need {rounds} generation rounds: about "
+        f"{rounds} x D + download = {rounds * args.delay + download:.2f}s)"
+    )
 
 
 if __name__ == "__main__":

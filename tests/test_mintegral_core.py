@@ -203,15 +203,22 @@ def test_default_report_columns_keys_and_schema():
     assert schema["spend"] == {"type": ["number", "null"]}
 
 
-def test_hourly_report_keys_on_the_hour_and_orders_dimensions_as_documented():
+def test_hourly_report_keys_on_the_timestamp_and_orders_dimensions_as_documented():
     report = m.MintegralReport.from_spec(
         {"name": "x", "dimensions": ["Location", "Sub"], "time_granularity": "hourly"}
     )
     assert report.dimensions == ("Sub", "Location")
-    assert report.primary_keys() == ["date", "hour", "sub_id", "location", "currency"]
+    assert report.primary_keys() == ["date", "timestamp", "sub_id", "location", "currency"]
     schema = report.schema()["properties"]
     assert schema["timestamp"] == {"type": ["integer"]}
-    assert schema["hour"]["type"] == ["integer"]
+    assert list(schema) == [
+        "date",
+        "timestamp",
+        "sub_id",
+        "location",
+        "currency",
+        *m.METRIC_COLUMNS,
+    ]
 
 
 SETTINGS = {"access_key": "a", "api_key": "b"}

@@ -14,7 +14,6 @@ from tap_perfreports.windows import Window
 from tests.helpers import doc_text, fixture_bytes
 
 DOC = "mintegral-advanced-performance-reporting.md"
-PLUS8 = dt.timezone(dt.timedelta(hours=8))
 EVERY_DIMENSION = m.MintegralReport("all", m.DIMENSIONS, "hourly")
 
 
@@ -90,11 +89,10 @@ def test_every_example_value_of_the_doc_parses_to_its_exact_value():
     for name, value in zip(header, values, strict=True):
         assert name in doc
         assert value in doc
-    [record] = m.parse_tsv(tsv.splitlines(keepends=True), EVERY_DIMENSION, PLUS8)
+    [record] = m.parse_tsv(tsv.splitlines(keepends=True), EVERY_DIMENSION)
     assert record == {
         "date": "2022-04-18",
         "timestamp": 1650270348,
-        "hour": 16,  # 2022-04-18 16:25:48 in +8
         "offer_id": 73332,
         "offer_uuid": "ss_xxxx_US_AND_xxx_220112_MTG",
         "offer_name": "xxxx_US_AND_xxx_220112_MTG",
@@ -127,13 +125,13 @@ HEADER = b"Date\tOffer Id\tOffer Uuid\tOffer Name\tLocation\tCurrency\tImpressio
 
 
 def parse(body: bytes, report: m.MintegralReport = OFFER_DAILY) -> list[dict]:
-    return list(m.parse_tsv(body.splitlines(keepends=True), report, PLUS8))
+    return list(m.parse_tsv(body.splitlines(keepends=True), report))
 
 
 def test_columns_the_report_did_not_ask_for_are_reported_and_dropped():
     seen: list[list[str]] = []
     body = b"Date\tLocation\tOffer Id\tCurrency\tNew Metric\n20240601\tUS\t7\tUSD\t5\n"
-    [record] = m.parse_tsv(body.splitlines(), OFFER_DAILY, PLUS8, seen.append)
+    [record] = m.parse_tsv(body.splitlines(), OFFER_DAILY, seen.append)
     assert seen == [["New Metric"]]
     assert record["location"] == "US"
     assert record["offer_id"] == 7
@@ -179,7 +177,9 @@ def test_hourly_reports_need_a_timestamp():
         parse(b"Date\tLocation\tCurrency\n20240601\tUS\tUSD\n", report)
     body = b"Date\tTimestamp\tLocation\tCurrency\n20240601\t1717171200\tUS\tUSD\n"
     [record] = parse(body, report)
-    assert record["hour"] == 0  # 2024-06-01 00:00 in +8
+    assert (record["date"], record["timestamp"]) == ("2024-06-01", 1717171200)
+    with pytest.raises(ParseError, match="line 2 has no Timestamp"):
+        parse(b"Date\tTimestamp\tLocation\tCurrency\n20240601\t\tUS\tUSD\n", report)
 
 
 def test_rows_are_read_one_line_at_a_time():
@@ -190,5 +190,5 @@ def test_rows_are_read_one_line_at_a_time():
         yield b"20240601\t7\tu\tn\tUS\tUSD\t1\t2\n"
         raise AssertionError("read past the first row before it was consumed")
 
-    records = m.parse_tsv(lines(), OFFER_DAILY, PLUS8)
+    records = m.parse_tsv(lines(), OFFER_DAILY)
     assert next(records)["offer_id"] == 7

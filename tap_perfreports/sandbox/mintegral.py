@@ -221,12 +221,12 @@ def _with_ratios(row: dict[str, t.Any]) -> dict[str, t.Any]:
     return row
 
 
-def row_key(row: t.Mapping[str, t.Any], dimensions: t.Sequence[str], tz: dt.tzinfo) -> tuple:
-    """A served row's grain: ISO date, [hour], each dimension's key value, currency."""
+def row_key(row: t.Mapping[str, t.Any], dimensions: t.Sequence[str]) -> tuple:
+    """A served row's grain: ISO date, [timestamp], each dimension's key value, currency."""
     date = str(row["Date"])
     key: tuple = (f"{date[:4]}-{date[4:6]}-{date[6:]}",)
     if "Timestamp" in row:
-        key += (dt.datetime.fromtimestamp(row["Timestamp"], tz).hour,)
+        key += (row["Timestamp"],)
     key += tuple(row[DIMENSION_KEY[d]] for d in dimensions)
     return (*key, row["Currency"])
 
@@ -378,7 +378,7 @@ class MintegralEmulator:
         for dimension in condition.dimensions:
             headers += DIMENSION_HEADERS[dimension]
         headers += ["Currency", *METRIC_HEADERS]
-        keys = [row_key(row, condition.dimensions, condition.tz) for row in job.rows]
+        keys = [row_key(row, condition.dimensions) for row in job.rows]
         return SandboxResponse(
             200,
             b"".join(tsv_lines(job.rows, headers)),

@@ -96,8 +96,6 @@ COLUMN_SCHEMAS: dict[str, dict] = {
     **dict.fromkeys(("impression", "click", "conversion"), _INTEGER),
     **dict.fromkeys(("ecpm", "cpc", "ctr", "cvr", "ivr", "spend"), _NUMBER),
 }
-#: Not a TSV column: the hour of `timestamp` in the report's timezone (hourly reports).
-HOUR_SCHEMA: dict[str, t.Any] = {"type": ["integer"], "minimum": 0, "maximum": 23}
 
 #: Combinations the documentation forbids, as (dimension, what it cannot go with).
 FORBIDDEN_PAIRS = (
@@ -313,18 +311,18 @@ class MintegralReport:
         return [DIMENSION_COLUMNS[d][0] for d in self.dimensions] + ["currency"]
 
     def primary_keys(self) -> list[str]:
-        return ["date", *(["hour"] if self.hourly else []), *self.key_columns]
+        return ["date", *(["timestamp"] if self.hourly else []), *self.key_columns]
 
     def columns(self) -> list[str]:
         dimension_columns = [c for d in self.dimensions for c in DIMENSION_COLUMNS[d]]
-        times = ["timestamp", "hour"] if self.hourly else []
+        times = ["timestamp"] if self.hourly else []
         return ["date", *times, *dimension_columns, "currency", *METRIC_COLUMNS]
 
     def schema(self) -> dict:
         properties = {}
         for column in self.columns():
-            prop: dict[str, t.Any] = HOUR_SCHEMA if column == "hour" else COLUMN_SCHEMAS[column]
-            if column in self.primary_keys() or (column == "timestamp" and self.hourly):
+            prop = COLUMN_SCHEMAS[column]
+            if column in self.primary_keys():
                 prop = {**prop, "type": [kind for kind in prop["type"] if kind != "null"]}
             properties[column] = prop
         return {"type": "object", "properties": properties}
@@ -351,7 +349,6 @@ def key_defaults(report: MintegralReport) -> dict[str, t.Any]:
 def parse_tsv(
     lines: Iterable[bytes],
     report: MintegralReport,
-    tz: dt.tzinfo,
     on_unknown: t.Callable[[list[str]], None] = lambda headers: None,
 ) -> Iterator[dict[str, t.Any]]:
     """Typed records from a TSV download, one line at a time.
@@ -393,10 +390,8 @@ def parse_tsv(
                 record[column] = default
         if record["date"] is None:
             raise ParseError(f"line {number} has no Date")
-        if report.hourly:
-            if record["timestamp"] is None:
-                raise ParseError(f"line {number} has no Timestamp")
-            record["hour"] = dt.datetime.fromtimestamp(record["timestamp"], tz).hour
+        if report.hourly and record["timestamp"] is None:
+            raise ParseError(f"line {number} has no Timestamp")
         yield record
 
 
@@ -680,7 +675,7 @@ class MintegralStream(ReportStream):
             self.logger.warning("%s: ignoring undocumented columns %s", where, headers)
 
         try:
-            yield from parse_tsv(job.body, self.report, self.account.tz, warn_unknown)
+            yield from parse_tsv(job.body, self.report, warn_unknown)
         except ParseError as exc:
             raise ParseError(f"{where}: unreadable report ({exc}).") from None
         finally:
