@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export MELTANO_CLI_DISABLE_VERSION_CHECK := true
 
-.PHONY: quickstart test install
+.PHONY: quickstart test install reliability
 
 install: $(VENV)/.installed
 
@@ -32,3 +32,8 @@ test: install
 	$(BIN)/python scripts/sync_meltano_settings.py --check
 	$(BIN)/python scripts/sync_readme_settings.py --check
 	$(BIN)/pytest
+
+# The reliability figures (issue 7): the fault matrix, kill-and-resume, secrets, bad config and
+# fuzzing, ending in one table. `make test` runs these tests too.
+reliability: install
+	$(BIN)/pytest -m reliability

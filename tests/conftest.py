@@ -32,3 +32,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> t.Ite
     except AssertionError as leak:
         report.outcome = "failed"
         report.longrepr = f"{item.nodeid}: {leak}"
+
+
+def pytest_terminal_summary(terminalreporter: t.Any) -> None:
+    """Print the reliability table (faults, runs, rows lost or duplicated, secret hits)."""
+    from tests import reliability_table
+
+    table = reliability_table.render()
+    if table:
+        terminalreporter.section("reliability")
+        terminalreporter.write_line(table)
