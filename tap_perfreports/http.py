@@ -4,8 +4,10 @@ One `HttpClient` per vendor. `fetch()` sends a request, retries what is transien
 (429, 5xx, timeouts, dropped or truncated bodies) with the `backoff` library, honours
 `Retry-After` and the vendor's rate-limit reset, and returns the body spooled to a
 temporary file: memory stays bounded, and a body that was cut off is retried rather
-than parsed into partial records. Nothing here ever logs a URL's query string or a
-header, so credentials cannot leak through it; `redact` covers the libraries below.
+than parsed into partial records. Requests announced in advance (`announce`) are sent
+ahead, up to `max_concurrent_requests` at once (see `fetch_ahead.py`). Nothing here
+ever logs a URL's query string or a header, so credentials cannot leak through it;
+`redact` covers the libraries below.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from dataclasses import dataclass, field
 
 import backoff
 import requests
+from requests.adapters import HTTPAdapter
 
 from tap_perfreports.errors import PermanentError, RequestFailed, TransientError
+from tap_perfreports.fetch_ahead import FetchAhead, Request
 from tap_perfreports.redact import redact
 
 logger = logging.getLogger("tap_perfreports.http")
@@ -52,7 +56,8 @@ class Pacer(t.Protocol):
 
     def wait_turn(self) -> None: ...
 
-    def observe(self, response: requests.Response) -> None: ...
+    def observe(self, response: requests.Response | None) -> None:
+        """After each request: its response, or None if it got no answer."""
 
 
 @dataclass
@@ -100,6 +105,7 @@ class HttpClient:
         retry: RetryPolicy | None = None,
         pacer: Pacer | None = None,
         timeout: tuple[float, float] = (10.0, 300.0),
+        max_concurrent_requests: int = 1,
     ) -> None:
         self.vendor = vendor
         self.errors = errors or VendorErrors()
@@ -110,6 +116,29 @@ class HttpClient:
         self.session.headers["User-Agent"] = "tap-perfreports"
         self._lock = threading.Lock()
         self.requests_sent = 0
+        self.ahead = FetchAhead(self._fetch_now, max_concurrent_requests)
+        self.session.mount("https://", HTTPAdapter(pool_maxsize=max(10, max_concurrent_requests)))
+        self.session.mount("http://", HTTPAdapter(pool_maxsize=max(10, max_concurrent_requests)))
+
+    def request(
+        self,
+        url: str,
+        *,
+        where: str,
+        params: Params | None = None,
+        headers: Headers | t.Callable[[], Headers] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> Request:
+        """Describe a GET for `fetch` or `announce`."""
+        if isinstance(params, t.Mapping):
+            params = list(params.items())
+        return Request(url, where, tuple(params or ()), headers, auth)
+
+    def announce(self, requests: t.Iterable[Request]) -> None:
+        """The requests the caller will fetch next, in order: some are sent ahead (see
+        `fetch_ahead`). Without announcements, or with max_concurrent_requests 1, every
+        request is sent when it is fetched."""
+        self.ahead.announce(requests)
 
     def fetch(
         self,
@@ -126,6 +155,16 @@ class HttpClient:
         may be a function, called afresh for every attempt (time-bound tokens).
         Raises RequestFailed when the vendor refuses or retries are exhausted.
         """
+        return self.send(self.request(url, where=where, params=params, headers=headers, auth=auth))
+
+    def send(self, request: Request) -> t.IO[bytes]:
+        """`fetch` for a `request` built earlier (and maybe announced, so sent already)."""
+        return self.ahead.take(request)
+
+    def _fetch_now(self, request: Request) -> t.IO[bytes]:
+        """Send `request`, retrying what is transient; see `fetch`."""
+        url, where, params = request.url, request.where, request.params
+        headers, auth = request.headers, request.auth
         attempt_no = 0
 
         def attempt() -> t.IO[bytes] | TransientError:
@@ -197,9 +236,11 @@ class HttpClient:
                 stream=True,
                 timeout=self.timeout,
             )
-        except requests.Timeout:
-            raise TransientError("the request timed out") from None
         except requests.RequestException as exc:
+            if self.pacer is not None:
+                self.pacer.observe(None)
+            if isinstance(exc, requests.Timeout):
+                raise TransientError("the request timed out") from None
             raise TransientError(f"connection failed ({type(exc).__name__})") from None
         with response:
             if self.pacer is not None:

@@ -7,6 +7,11 @@ has told it otherwise, it assumes the configured budget for a window that starts
 the first request. It never waits while budget remains, and when the budget is spent it
 waits once, until the reset plus a small margin for clock skew. The logic is pure: the
 clock and the sleep are injectable, so tests need neither HTTP nor real time.
+
+Requests may be sent from several threads (fetching ahead): until the first answer tells
+the real budget they go one at a time, requests in flight count against a new window's
+budget, and a wait based on our own estimate of the reset ends as soon as an answer
+brings the server's.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ logger = logging.getLogger("tap_perfreports.pacing")
 TOO_MANY_REQUESTS = 429
 #: Clock differences below this are within the `Date` header's one-second resolution.
 CLOCK_SKEW_SECONDS = 2.0
+#: How long other threads wait for the first answer before going on without it.
+FIRST_ANSWER_WAIT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,7 @@ class RateLimitPacer:
         margin_seconds: float = 1.0,
         name: str = "API",
         clock: t.Callable[[], float] = time.time,
-        sleep: t.Callable[[float], None] = time.sleep,
+        sleep: t.Callable[[float], None] | None = None,
     ) -> None:
         if requests_per_window < 1 or window_seconds <= 0:
             raise ValueError("a rate limit needs at least one request per positive window")
@@ -111,12 +118,18 @@ class RateLimitPacer:
         self.margin_seconds = margin_seconds
         self.name = name
         self.clock = clock
+        #: Without an injected sleep, waits end early when an answer brings news.
         self.sleep = sleep
         self._lock = threading.Lock()
+        self._news = threading.Condition(self._lock)
+        self._answers = 0
         self._remaining = requests_per_window
         self._reset_at: float | None = None
         #: Whether `_reset_at` came from the server (True) or is our own estimate.
         self._reset_known = False
+        #: Requests sent and not yet answered: the server may not have counted them yet.
+        self._in_flight = 0
+        self._logged_turn: float | None = None
         #: Counters, for logs and tests.
         self.requests = 0
         self.waits = 0
@@ -126,37 +139,70 @@ class RateLimitPacer:
     # The Pacer protocol
 
     def wait_turn(self) -> None:
-        """Take one request from the budget, first waiting for a reset if none is left."""
+        """Take one request from the budget, first waiting for a reset if none is left.
+
+        Until the first answer has told the real budget, one request at a time: callers
+        on other threads wait for it rather than spend a budget that may not exist.
+        """
         while True:
             with self._lock:
+                if self._answers == 0 and self._in_flight > 0:
+                    self._news.wait(FIRST_ANSWER_WAIT_SECONDS)
+                    if self._answers == 0 and self._in_flight > 0:
+                        self._in_flight = 0  # that answer is lost: go on without it
+                    continue
                 now = self.clock()
                 self._roll_over(now)
                 if self._remaining > 0:
                     self._remaining -= 1
+                    self._in_flight += 1
                     self.requests += 1
                     return
+                if not self._reset_known and self._in_flight > 0:
+                    # The reset is our estimate; an answer on its way will tell the real one.
+                    self._news.wait(FIRST_ANSWER_WAIT_SECONDS)
+                    continue
                 turn_at = self._turn_at()
                 wait = turn_at - now
-                self.waits += 1
-                self.waited_seconds += wait
-            logger.info(
-                "%s rate limit: no requests left in this window; waiting %.1fs until it "
-                "resets at %s",
-                self.name,
-                wait,
-                dt.datetime.fromtimestamp(turn_at, dt.UTC).isoformat(timespec="seconds"),
-            )
-            self.sleep(wait)
+                answers = self._answers
+                first_to_wait = turn_at != self._logged_turn
+                if first_to_wait:
+                    self._logged_turn = turn_at
+                    self.waits += 1
+                    self.waited_seconds += wait
+            if first_to_wait:
+                logger.info(
+                    "%s rate limit: no requests left in this window; waiting %.1fs until it "
+                    "resets at %s",
+                    self.name,
+                    wait,
+                    dt.datetime.fromtimestamp(turn_at, dt.UTC).isoformat(timespec="seconds"),
+                )
+            if self.sleep is None:
+                self._wait_for_news(wait, answers)
+            else:
+                self.sleep(wait)
 
-    def observe(self, response: requests.Response) -> None:
-        """Adopt the budget a response reports; a 429 means none is left until the reset."""
+    def observe(self, response: requests.Response | None) -> None:
+        """Adopt the budget a response reports; a 429 means none is left until the reset.
+        None: the request got no answer (it may or may not have been counted)."""
         with self._lock:
-            now = self.clock()
-            reading = read_headers(response.headers, self.headers, now)
-            if response.status_code == TOO_MANY_REQUESTS:
-                self.refusals += 1
-                reading = self._refusal(reading, retry_after_header(response), now)
-            self._adopt(reading, now)
+            self._in_flight = max(0, self._in_flight - 1)
+            if response is not None:
+                now = self.clock()
+                reading = read_headers(response.headers, self.headers, now)
+                if response.status_code == TOO_MANY_REQUESTS:
+                    self.refusals += 1
+                    reading = self._refusal(reading, retry_after_header(response), now)
+                self._adopt(reading, now)
+                self._answers += 1
+            self._news.notify_all()
+
+    def _wait_for_news(self, seconds: float, answers: int) -> None:
+        """Sleep `seconds`, or less if an answer arrives meanwhile: it may move the reset
+        (our estimate becomes the server's) or show budget left."""
+        with self._lock:
+            self._news.wait_for(lambda: self._answers != answers, timeout=max(0.0, seconds))
 
     # For VendorErrors.retry_after
 
@@ -217,4 +263,5 @@ class RateLimitPacer:
                 return
         self._reset_at, self._reset_known = reading.reset_at, True
         if reading.remaining is not None:
-            self._remaining = reading.remaining
+            # Requests still in flight may have been sent in this new window.
+            self._remaining = max(0, reading.remaining - self._in_flight)

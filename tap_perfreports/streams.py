@@ -21,6 +21,8 @@ if t.TYPE_CHECKING:
 
     from singer_sdk import Tap
 
+    from tap_perfreports.fetch_ahead import Request
+    from tap_perfreports.http import HttpClient
     from tap_perfreports.vendor import VendorConfig
 
 
@@ -48,6 +50,7 @@ class ReportStream(Stream):
         replication_key: str | None = None,
     ) -> None:
         self.vendor = vendor
+        self._announced = False
         super().__init__(tap, schema=schema, name=name)
         # Streams built from config pass these; the SDK's __init__ would reset them.
         if primary_keys is not None:
@@ -75,9 +78,14 @@ class ReportStream(Stream):
         """The last day this partition extracted completely, from the incoming state.
 
         Read from the state itself: the SDK's starting value falls back to start_date,
-        which would mark a day done that was never extracted.
+        which would mark a day done that was never extracted. Read without creating the
+        partition's state (planning ahead must not change the STATE a run emits).
         """
-        return parse_bookmark(self.get_context_state(context).get("replication_key_value"))
+        state: t.Mapping[str, t.Any] = self.stream_state
+        if context:
+            partitions = state.get("partitions") or []
+            state = next((p for p in partitions if p.get("context") == dict(context)), {})
+        return parse_bookmark(state.get("replication_key_value"))
 
     def plan(self, context: dict) -> list[Window]:
         """The windows this run extracts for one partition, oldest first."""
@@ -110,6 +118,23 @@ class ReportStream(Stream):
             how,
         )
         return windows
+
+    def requests_ahead(self, context: dict) -> Iterable[Request]:
+        """The requests one partition's run will send, in order, as far as they are known
+        before the first answer: the vendor's hook for fetching ahead (see `announce`)."""
+        return ()
+
+    def announce(self, client: HttpClient) -> None:
+        """Once per run, before its first partition: announce every partition's requests so
+        that `client` sends some ahead. Partitions are synced in `partitions` order."""
+        if self._announced:
+            return
+        self._announced = True
+        client.announce(
+            request
+            for context in self.partitions or [{}]
+            for request in self.requests_ahead(dict(context))
+        )
 
     def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
         context = dict(context or {})

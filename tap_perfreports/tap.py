@@ -115,6 +115,9 @@ class TapPerfReports(Tap):
             else:
                 api_url = str(explicit_url or vendor.api_url)
             lookback = settings.get("lookback_days")
+            concurrency = settings.get("max_concurrent_requests")
+            if concurrency is None:
+                concurrency = vendor.max_concurrent_requests or 1
             resolved.append(
                 VendorConfig(
                     key=vendor.key,
@@ -124,6 +127,7 @@ class TapPerfReports(Tap):
                     start_date=vendor_start,
                     end_date=vendor_end,
                     sandbox=sandbox,
+                    max_concurrent_requests=int(concurrency),
                 )
             )
         return resolved

@@ -16,6 +16,9 @@ from singer_sdk import typing as th
 if t.TYPE_CHECKING:
     from singer_sdk import Stream, Tap
 
+#: Above this, fetching ahead only holds more bodies; it no longer hides latency.
+MAX_CONCURRENT_REQUESTS = 32
+
 
 @dataclass(frozen=True)
 class VendorConfig:
@@ -28,6 +31,8 @@ class VendorConfig:
     start_date: dt.date
     end_date: dt.date
     sandbox: bool
+    #: Requests sent at once when fetching ahead (1: one at a time).
+    max_concurrent_requests: int = 1
 
     def __getitem__(self, name: str) -> t.Any:
         return self.settings[name]
@@ -56,6 +61,9 @@ class Vendor:
     validate: t.Callable[[t.Mapping[str, t.Any]], None] = field(default=lambda settings: None)
     #: End date when the user gives none: the vendor's latest complete reporting day.
     default_end_date: t.Callable[[dt.datetime], dt.date] | None = None
+    #: Default of the `max_concurrent_requests` setting; None: the vendor does not offer
+    #: it (its requests are sequential by nature, or it has its own concurrency setting).
+    max_concurrent_requests: int | None = None
 
     def schema_property(self) -> th.Property:
         return th.Property(
@@ -74,10 +82,25 @@ class Vendor:
                     description="Days before the bookmark to extract again, for late or "
                     "restated data.",
                 ),
+                *self._concurrency_property(),
                 *self.properties,
                 additional_properties=False,
             ),
             description=f"{self.title}. Leave out to extract nothing from this vendor.",
+        )
+
+    def _concurrency_property(self) -> tuple[th.Property, ...]:
+        if self.max_concurrent_requests is None:
+            return ()
+        return (
+            th.Property(
+                "max_concurrent_requests",
+                th.IntegerType(minimum=1, maximum=MAX_CONCURRENT_REQUESTS),
+                default=self.max_concurrent_requests,
+                description="Requests sent at once: the next windows are fetched while "
+                "the current one is parsed, and records still arrive in order. 1 sends "
+                "one request at a time.",
+            ),
         )
 
     def sandbox_path(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import threading
+import typing as t
 
 import pytest
 import requests
@@ -197,6 +198,7 @@ def test_concurrent_callers_never_exceed_the_budget_nor_wait_longer_than_needed(
     def worker() -> None:
         for _ in range(3):
             pace.wait_turn()
+            pace.observe(response(200))  # answers without rate-limit headers
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for thread in threads:
@@ -238,3 +240,47 @@ def test_a_clock_difference_within_the_date_resolution_is_ignored():
     answer.headers["Date"] = http_date(1_000_000)  # the same second, truncated
     pace.observe(answer)
     assert pace.reset_at == 1_000_005
+
+
+def test_a_new_window_counts_the_requests_still_in_flight():
+    time = FakeTime()
+    pace = pacer(time)
+    pace.wait_turn()
+    pace.observe(rate(150, 100, time.now + 1))
+    time.now += 2  # that window has reset
+    for _ in range(3):
+        pace.wait_turn()
+    pace.observe(rate(150, 10, time.now + 60))  # the new window's first answer: two more
+    assert pace.remaining == 8  # are on their way and will count in it
+
+
+def in_thread(target: t.Callable[[], None]) -> threading.Event:
+    done = threading.Event()
+
+    def run() -> None:
+        target()
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    return done
+
+
+def test_other_threads_wait_for_the_first_answer_before_spending_a_guessed_budget():
+    pace = RateLimitPacer(150, 900, margin_seconds=0.0)  # the real clock and wait
+    pace.wait_turn()
+    second = in_thread(pace.wait_turn)
+    assert not second.wait(0.2), "a second request went out before the budget was known"
+    pace.observe(rate(3, 2, pace.clock() + 5))
+    assert second.wait(5)
+    assert pace.remaining == 1
+
+
+def test_a_wait_on_our_own_estimate_ends_when_an_answer_tells_the_real_reset():
+    pace = RateLimitPacer(2, 900, margin_seconds=0.0)
+    pace.wait_turn()
+    pace.observe(response(200))  # answered, but without rate-limit headers
+    pace.wait_turn()  # the last of the guessed budget; its reset is a 900 s estimate
+    third = in_thread(pace.wait_turn)
+    assert not third.wait(0.2)
+    pace.observe(rate(2, 0, pace.clock() + 0.5))  # the server's window resets in 0.5 s
+    assert third.wait(10), "still waiting for the estimated 900 s reset"

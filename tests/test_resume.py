@@ -24,6 +24,7 @@ def test_sigkill_mid_backfill_then_resume_lands_every_row(sandbox, tmp_path):
         "2026-06-30",
         igrps=[1001],
         lookback_days=0,
+        max_concurrent_requests=1,  # the 4th request to arrive is the 4th window's
         reports=[{"name": "triggers", "route": "triggers/all", "display": ["act"]}],
     )
     config_path = tmp_path / "config.json"
@@ -36,10 +37,14 @@ def test_sigkill_mid_backfill_then_resume_lands_every_row(sandbox, tmp_path):
         stdout=output,
         stderr=subprocess.DEVNULL,
     )
+    windows = plan_windows(dt.date(2026, 1, 1), dt.date(2026, 6, 30), EVENT_WINDOW_DAYS)
+    third_done = f'"replication_key_value":"{windows[2].end.isoformat()}"'
     deadline = time.monotonic() + 60
-    while hang.times and time.monotonic() < deadline:
+    # kill once the three windows before the hang are emitted
+    while time.monotonic() < deadline and (
+        hang.times or third_done not in (tmp_path / "out.jsonl").read_text()
+    ):
         time.sleep(0.05)
-    time.sleep(0.3)
     process.send_signal(signal.SIGKILL)
     process.wait()
     output.close()
@@ -49,7 +54,6 @@ def test_sigkill_mid_backfill_then_resume_lands_every_row(sandbox, tmp_path):
     first_rows = [m["record"] for m in messages if m["type"] == "RECORD"]
     state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
     bookmark = state["bookmarks"]["infinity_triggers"]["partitions"][0]["replication_key_value"]
-    windows = plan_windows(dt.date(2026, 1, 1), dt.date(2026, 6, 30), EVENT_WINDOW_DAYS)
     # the backfill began on start_date itself, and three windows were finished
     assert sandbox.ledger.requests[0].query["startDate"] == ["2026-01-01"]
     assert bookmark == windows[2].end.isoformat()

@@ -39,6 +39,8 @@ if t.TYPE_CHECKING:
 
     from singer_sdk import Stream, Tap
 
+    from tap_perfreports.fetch_ahead import Request
+
 logger = logging.getLogger("tap_perfreports.adobe_target")
 
 API_URL = "https://testandtarget.omniture.com/api"
@@ -404,6 +406,10 @@ class SharedReports:
         self._files: dict[str, t.IO[bytes]] = {}
         self._index: dict[str, dict[tuple, tuple[int, int]]] = {}
 
+    def stored(self, stream: str, key: tuple) -> bool:
+        """Whether another stream's request already kept `stream`'s rows of `key`."""
+        return key in self._index.get(stream, {})
+
     def rows(self, stream: str, key: tuple, fetch: Callable[[], Iterator[Row]]) -> Iterator[dict]:
         stored = self._index.get(stream, {}).pop(key, None)
         if stored is not None:
@@ -494,16 +500,36 @@ class AdobeTargetStream(ReportStream):
             params.append((name, "true" if vendor.get(setting, False) else "false"))
         return params
 
+    def get_records(self, context: Mapping[str, t.Any] | None) -> Iterator[dict]:
+        self.announce(self.client)
+        return super().get_records(context)
+
+    def requests_ahead(self, context: dict) -> Iterator[Request]:
+        """Each window's request, unless another stream's request brought its rows."""
+        for window in self.plan(context):
+            if not self.shared.stored(self.name, self.report_key(context, window)):
+                yield self.request(context, window)
+
+    @staticmethod
+    def report_key(context: Mapping[str, t.Any], window: Window) -> tuple:
+        return (context["campaign_id"], context["metric_type"], window.start, window.end)
+
+    def request(self, context: Mapping[str, t.Any], window: Window) -> Request:
+        return self.client.request(
+            self.vendor.api_url,
+            where=self.where(context, window),
+            params=self.params(context, window),
+        )
+
     def extract_window(self, context: dict, window: Window) -> Iterator[dict]:
-        key = (context["campaign_id"], context["metric_type"], window.start, window.end)
+        key = self.report_key(context, window)
         return self.shared.rows(self.name, key, lambda: self.fetch(context, window))
 
     def fetch(self, context: dict, window: Window) -> Iterator[Row]:
         """Every stream's typed rows of one request."""
-        where = self.where(context, window)
-        with self.client.fetch(
-            self.vendor.api_url, where=where, params=self.params(context, window)
-        ) as body:
+        request = self.request(context, window)
+        where = request.where
+        with self.client.send(request) as body:
             asked = {
                 "campaign_id": str(context["campaign_id"]),
                 "metric_type": context["metric_type"],
@@ -535,6 +561,7 @@ def build_streams(tap: Tap, vendor: VendorConfig) -> list[Stream]:
         errors=VendorErrors(describe=describe_error, hint=hint, check_body=check_body),
         retry=RetryPolicy(base_seconds=0.05) if vendor.sandbox else None,
         timeout=SANDBOX_TIMEOUT if vendor.sandbox else DEFAULT_TIMEOUT,
+        max_concurrent_requests=vendor.max_concurrent_requests,
     )
     shared = SharedReports()
     shared.streams = [AdobeTargetStream(tap, vendor, name, client, shared) for name in STREAMS]
@@ -634,4 +661,5 @@ VENDOR = Vendor(
     },
     build_streams=build_streams,
     validate=validate,
+    max_concurrent_requests=4,
 )

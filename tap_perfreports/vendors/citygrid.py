@@ -42,6 +42,8 @@ if t.TYPE_CHECKING:
 
     from singer_sdk import Stream, Tap
 
+    from tap_perfreports.fetch_ahead import Request
+
 API_URL = "http://api.citygridmedia.com"
 REPORT_PATH = "/ads/performance/v2/daily"
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -397,6 +399,7 @@ class CityGridAccount:
             "CityGrid",
             errors=VendorErrors(describe=describe_error, hint=lambda s: HINTS.get(s, "")),
             retry=RetryPolicy(base_seconds=0.05) if vendor.sandbox else None,
+            max_concurrent_requests=vendor.max_concurrent_requests,
         )
         self.streams: list[CityGridStream] = []
         #: Failed partitions: (stream, publisher_code, placement) -> reason.
@@ -433,14 +436,17 @@ class CityGridAccount:
             raise ParseError("citygrid: the API lists no publisher_codes for this login")
         return codes
 
-    def fetch(self, where: str, params: list[tuple[str, str]], fmt: str) -> t.IO[bytes]:
-        return self.client.fetch(
+    def request(self, where: str, params: list[tuple[str, str]], fmt: str) -> Request:
+        return self.client.request(
             f"{self.vendor.api_url.rstrip('/')}{REPORT_PATH}",
             where=where,
             params=params,
             headers={"Accept": MEDIA_TYPES[fmt]},
             auth=self.auth,
         )
+
+    def fetch(self, where: str, params: list[tuple[str, str]], fmt: str) -> t.IO[bytes]:
+        return self.client.send(self.request(where, params, fmt))
 
     def finish(self) -> None:
         """After the last CityGrid stream: summarise skipped partitions, fail if asked for."""
@@ -485,9 +491,33 @@ class CityGridStream(ReportStream):
         ]
 
     def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
+        self.announce(self.account.client)
         context = dict(context or {})
-        start = resume_from(self.bookmark(context), self.start_date, self.vendor.lookback_days)
-        yield from self.extract_presets(context, start, reporting_today(self.account.now()))
+        yield from self.extract_presets(context, self.first_day(context), self.today)
+
+    def first_day(self, context: dict) -> dt.date:
+        return resume_from(self.bookmark(context), self.start_date, self.vendor.lookback_days)
+
+    @cached_property
+    def today(self) -> dt.date:
+        """CityGrid's reporting day, read once so the run's plan and requests agree."""
+        return reporting_today(self.account.now())
+
+    def requests_ahead(self, context: dict) -> Iterator[Request]:
+        for request in choose_presets(self.first_day(context), self.end_date, self.today).requests:
+            yield self.request(context, request)
+
+    def request(self, context: dict, request: PresetRequest) -> Request:
+        """The HTTP request for one preset of one partition."""
+        params = [
+            ("publisher_code", str(context["publisher_code"])),
+            ("view_type", self.view.api_name),
+            ("report_time", request.preset),
+        ]
+        if context["placement"] != ALL_PLACEMENTS:
+            params.append(("placement", str(context["placement"])))
+        where = self.where(context, request.keep) + f" | report_time {request.preset}"
+        return self.account.request(where, params, self.account.format)
 
     def finalize_state_progress_markers(self, state: dict | None = None) -> None:
         """The SDK's last call on a stream, after its metric lines (`Tap.sync_all`): after
@@ -518,7 +548,7 @@ class CityGridStream(ReportStream):
             self.logger.info("%s: nothing to extract", self.where(context))
             return
         for request in plan.requests:
-            where = self.where(context, request.keep) + f" | report_time {request.preset}"
+            where = self.request(context, request).where
             try:
                 yield from self.extract(context, request, today, where)
             except ReportingDayLags as exc:
@@ -550,15 +580,8 @@ class CityGridStream(ReportStream):
         self, context: dict, request: PresetRequest, today: dt.date, where: str
     ) -> Iterator[dict]:
         """The kept days of one preset's report, after checking which days it covers."""
-        params = [
-            ("publisher_code", str(context["publisher_code"])),
-            ("view_type", self.view.api_name),
-            ("report_time", request.preset),
-        ]
-        if context["placement"] != ALL_PLACEMENTS:
-            params.append(("placement", str(context["placement"])))
         fmt = self.account.format
-        with self.account.fetch(where, params, fmt) as body:
+        with self.account.client.send(self.request(context, request)) as body:
             try:
                 if fmt == "json":
                     report = parse_json(body, self.view)
@@ -695,4 +718,5 @@ VENDOR = Vendor(
     build_streams=build_streams,
     validate=validate,
     default_end_date=latest_complete_day,
+    max_concurrent_requests=4,
 )

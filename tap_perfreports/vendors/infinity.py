@@ -30,6 +30,8 @@ if t.TYPE_CHECKING:
 
     from singer_sdk import Stream, Tap
 
+    from tap_perfreports.fetch_ahead import Request
+
 API_URL = "https://api.infinitycloud.com/reports/v2"
 MAX_PAGE_SIZE = 10_000
 EVENT_WINDOW_DAYS = 31
@@ -233,18 +235,27 @@ class InfinityStream(ReportStream):
     def partitions(self) -> list[dict] | None:
         return [{"igrp": igrp} for igrp in self.account.installations]
 
+    @property
+    def page_size(self) -> int:
+        return int(self.vendor.get("page_size", MAX_PAGE_SIZE))
+
     def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
+        self.announce(self.account.client)
         if self.report.incremental:
             yield from super().get_records(context)
         else:
             yield from self.pages(dict(context or {}), None)
 
+    def requests_ahead(self, context: dict) -> Iterator[Request]:
+        """The first page of each window (later pages exist only if it is full)."""
+        windows = self.plan(context) if self.report.incremental else [None]
+        for window in windows:
+            yield self.page_request(context, window, 0)
+
     def extract_window(self, context: dict, window: Window) -> Iterator[dict]:
         yield from self.pages(context, window)
 
-    def pages(self, context: dict, window: Window | None) -> Iterator[dict]:
-        """Every page of one query, `page_size` rows at a time, until a short page."""
-        page_size = int(self.vendor.get("page_size", MAX_PAGE_SIZE))
+    def page_request(self, context: dict, window: Window | None, offset: int) -> Request:
         params: list[tuple[str, str | int]] = [("igrp", context["igrp"]), *self.report.query()]
         if window is not None:
             params += [("startDate", window.start.isoformat()), ("endDate", window.end.isoformat())]
@@ -252,17 +263,21 @@ class InfinityStream(ReportStream):
             params.append(("tz", self.vendor["tz"]))
         if self.vendor.get("exclude_pii"):
             params.append(("excludePiiData", 1))
+        params += [("limit", self.page_size), ("offset", offset)]
+        return self.account.client.request(
+            f"{self.vendor.api_url}/{self.report.route}",
+            where=self.where(context, window) + f" | offset {offset}",
+            params=params,
+            auth=self.account.auth,
+        )
+
+    def pages(self, context: dict, window: Window | None) -> Iterator[dict]:
+        """Every page of one query, `page_size` rows at a time, until a short page."""
         extra = {"date": window.start.isoformat()} if "date" in self.casts and window else {}
         offset = 0
         while True:
-            page = [*params, ("limit", page_size), ("offset", offset)]
-            where = self.where(context, window) + f" | offset {offset}"
-            with self.account.client.fetch(
-                f"{self.vendor.api_url}/{self.report.route}",
-                where=where,
-                params=page,
-                auth=self.account.auth,
-            ) as body:
+            request = self.page_request(context, window, offset)
+            with self.account.client.send(request) as body:
                 count = 0
                 try:
                     for record in parse_lines(body, self.report.columns, self.casts):
@@ -271,8 +286,8 @@ class InfinityStream(ReportStream):
                         record.update(extra)
                         yield record
                 except ParseError as exc:
-                    raise ParseError(f"{where}: unreadable response ({exc}).") from None
-            if count < page_size:
+                    raise ParseError(f"{request.where}: unreadable response ({exc}).") from None
+            if count < self.page_size:
                 return
             offset += count
 
@@ -289,6 +304,7 @@ class InfinityAccount:
                 describe=describe_error, hint=lambda s: HINTS.get(s, ""), check_body=check_body
             ),
             retry=RetryPolicy(base_seconds=0.05) if vendor.sandbox else None,
+            max_concurrent_requests=vendor.max_concurrent_requests,
         )
 
     @cached_property
@@ -443,4 +459,5 @@ VENDOR = Vendor(
     build_streams=build_streams,
     validate=validate,
     default_end_date=default_end_date,
+    max_concurrent_requests=4,
 )

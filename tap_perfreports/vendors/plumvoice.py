@@ -34,6 +34,8 @@ if t.TYPE_CHECKING:
 
     from singer_sdk import Stream, Tap
 
+    from tap_perfreports.fetch_ahead import Request
+
 API_URL = "https://voicetrends.plumvoice.com/api"
 PERIODS = ("day", "week", "month")
 ACCEPT = {"json": "application/json", "xml": "application/xml"}
@@ -291,20 +293,32 @@ class PerformanceStream(ReportStream):
         first = resume_from(self.bookmark(context), self.start_date, self.vendor.lookback_days)
         return period_windows(first, self.end_date, self.period, self.max_window_days)
 
-    def extract_window(self, context: dict, window: Window) -> Iterator[dict]:
+    def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
+        self.announce(self.client)
+        return super().get_records(context)
+
+    def requests_ahead(self, context: dict) -> Iterator[Request]:
+        for window in self.plan(context):
+            yield self.request(context, window)
+
+    def request(self, context: t.Mapping[str, t.Any], window: Window) -> Request:
         start, end = f"{window.start:%Y%m%d}", f"{window.end:%Y%m%d}"
-        phone = context["phone"]
-        path = f"performance/{start}/{end}/{self.period}/{quote(phone, safe='')}"
-        url = f"{self.vendor.api_url}/{path}"
-        where = f"{self.where(context, window)} | start={start} end={end}"
-        with self.client.fetch(
-            url, where=where, headers={"Accept": self.accept}, auth=self.auth
-        ) as body:
+        path = f"performance/{start}/{end}/{self.period}/{quote(context['phone'], safe='')}"
+        return self.client.request(
+            f"{self.vendor.api_url}/{path}",
+            where=f"{self.where(context, window)} | start={start} end={end}",
+            headers={"Accept": self.accept},
+            auth=self.auth,
+        )
+
+    def extract_window(self, context: dict, window: Window) -> Iterator[dict]:
+        request = self.request(context, window)
+        with self.client.send(request) as body:
             try:
                 for row in parse_performance(body):
-                    yield {"phone": phone, "period": self.period, **row}
+                    yield {"phone": context["phone"], "period": self.period, **row}
             except ParseError as exc:
-                raise ParseError(f"{where}: unreadable response ({exc}).") from None
+                raise ParseError(f"{request.where}: unreadable response ({exc}).") from None
 
 
 def build_streams(tap: Tap, vendor: VendorConfig) -> list[Stream]:
@@ -324,6 +338,7 @@ def build_streams(tap: Tap, vendor: VendorConfig) -> list[Stream]:
         ),
         retry=RetryPolicy(base_seconds=0.05) if vendor.sandbox else None,
         pacer=pacer,
+        max_concurrent_requests=vendor.max_concurrent_requests,
     )
     return [PerformanceStream(tap, vendor, client)]
 
@@ -410,4 +425,5 @@ VENDOR = Vendor(
     build_streams=build_streams,
     validate=validate,
     default_end_date=default_end_date,
+    max_concurrent_requests=4,
 )
