@@ -15,7 +15,7 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_perfreports import redact
+from tap_perfreports import clock, redact
 from tap_perfreports.errors import ConfigError, TapPerfReportsError
 from tap_perfreports.vendor import VendorConfig
 from tap_perfreports.vendors import VENDORS
@@ -80,8 +80,8 @@ class TapPerfReports(Tap):
         """Each configured vendor's settings, resolved and checked before any request."""
         config = self.config
         _reject_unknown_settings(config, self.config_jsonschema)
-        now = dt.datetime.now(dt.UTC)
         sandbox = bool(config.get("sandbox"))
+        now = clock.now(sandbox=sandbox)
         end = _date_setting(config, "end_date")
         start = _date_setting(config, "start_date")
         if start is None and not sandbox:
@@ -105,7 +105,7 @@ class TapPerfReports(Tap):
                 settings = {**vendor.sandbox_settings, **settings}
             vendor.validate(settings)
             vendor_end = end or (
-                vendor.default_end_date(now)
+                vendor.default_end_date(now, settings)
                 if vendor.default_end_date
                 else latest_complete_day(now)
             )

@@ -59,8 +59,9 @@ class Vendor:
     build_streams: t.Callable[[Tap, VendorConfig], list[Stream]]
     #: Raises ConfigError for rules JSON schema cannot say (combinations, ranges).
     validate: t.Callable[[t.Mapping[str, t.Any]], None] = field(default=lambda settings: None)
-    #: End date when the user gives none: the vendor's latest complete reporting day.
-    default_end_date: t.Callable[[dt.datetime], dt.date] | None = None
+    #: End date when the user gives none: the vendor's latest complete reporting day, as
+    #: of an instant, in the time zone the vendor's settings report in.
+    default_end_date: t.Callable[[dt.datetime, t.Mapping[str, t.Any]], dt.date] | None = None
     #: Default of the `max_concurrent_requests` setting; None: the vendor does not offer
     #: it (its requests are sequential by nature, or it has its own concurrency setting).
     max_concurrent_requests: int | None = None

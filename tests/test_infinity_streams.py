@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+from tap_perfreports.clock import SANDBOX_NOW_ENV
 from tests.helpers import run_tap, sandbox_config
 
 
@@ -137,3 +140,16 @@ def test_custom_reports_time_zone_and_pii_options(sandbox):
     goals = run.records("infinity_goals_by_channel")
     assert all(0 <= g["goals246"] <= g["goal_count"] for g in goals)
     assert run.schema("infinity_goals_by_channel")["key_properties"] == ["igrp", "date", "ch"]
+
+
+def test_the_default_end_date_is_the_last_day_over_in_the_report_time_zone(sandbox):
+    """At 03:00 UTC on Nov 20 it is still Nov 19 in Los Angeles: Nov 18 is the last day over."""
+    config = sandbox_config(
+        sandbox, "infinity", "2026-11-10", "", igrps=[1001], tz="America/Los_Angeles"
+    )
+    del config["end_date"]
+    env = {**os.environ, SANDBOX_NOW_ENV: "2026-11-20T03:00:00+00:00"}
+    run = run_tap(config, env=env)
+    assert run.returncode == 0, run.stderr
+    ends = {r.query["endDate"][0] for r in sandbox.ledger.requests if "endDate" in r.query}
+    assert max(ends) == "2026-11-18"  # UTC's last day over, the 19th, would be partial

@@ -52,7 +52,12 @@ def test_latest_complete_day_waits_one_and_a_half_hours_after_midnight_in_the_ac
     assert m.latest_complete_day(after, PLUS8) == D(2024, 8, 1)
     # 20:00 UTC on Aug 1 is already 04:00 on Aug 2 in +8
     assert m.latest_complete_day(dt.datetime(2024, 8, 1, 20, tzinfo=dt.UTC), PLUS8) == D(2024, 8, 1)
-    assert m.default_end_date(dt.datetime(2024, 8, 1, 20, tzinfo=dt.UTC)) == D(2024, 8, 1)
+    assert m.default_end_date(dt.datetime(2024, 8, 1, 20, tzinfo=dt.UTC), {}) == D(2024, 8, 1)
+    # in the configured report timezone -5 it is still 15:00 on Aug 1: Jul 31 is the last
+    later_zone = {"timezone": "-5"}
+    assert m.default_end_date(dt.datetime(2024, 8, 1, 20, tzinfo=dt.UTC), later_zone) == D(
+        2024, 7, 31
+    )
 
 
 def test_earliest_day_is_180_days_before_today_in_the_account_zone():

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import typing as t
 from zoneinfo import ZoneInfo
 
+from tap_perfreports.clock import SANDBOX_NOW_ENV, frozen_now
 from tap_perfreports.sandbox.emulator import (
     SandboxRequest,
     SandboxResponse,
@@ -28,7 +28,7 @@ from tap_perfreports.sandbox.emulator import (
 
 USERNAME = "sandbox@citygrid.example"
 PASSWORD = "sandbox-citygrid-secret"  # noqa: S105 - the sandbox's own documented login
-NOW_ENV = "TAP_PERFREPORTS_SANDBOX_NOW"
+NOW_ENV = SANDBOX_NOW_ENV
 #: The login's publisher codes and their placements.
 PLACEMENTS = {
     "guest": ("placement_1", "placement_2"),
@@ -64,17 +64,6 @@ COUNTS = (
     "impressions", "bidded_impressions", "billable_clicks", "billable_connections",
     "revenue", "ltc", "ltc_revenue",
 )  # fmt: skip
-
-
-def frozen_now() -> dt.datetime | None:
-    """The instant `NOW_ENV` freezes the clock at, if set (ISO date-time with an offset)."""
-    text = os.environ.get(NOW_ENV)
-    if not text:
-        return None
-    moment = dt.datetime.fromisoformat(text)  # ValueError if it is not a date-time
-    if moment.tzinfo is None:
-        raise ValueError(f"{NOW_ENV}={text!r} has no UTC offset")
-    return moment
 
 
 def current_reporting_day(now: dt.datetime) -> dt.date:

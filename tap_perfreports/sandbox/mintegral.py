@@ -31,6 +31,7 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
+from tap_perfreports.clock import SANDBOX_NOW_ENV, frozen_now
 from tap_perfreports.sandbox.emulator import (
     SandboxRequest,
     SandboxResponse,
@@ -41,7 +42,7 @@ from tap_perfreports.sandbox.emulator import (
 
 ACCESS_KEY = "sandbox-mintegral-access-key"
 API_KEY = "sandbox-mintegral-api-key"
-NOW_ENV = "TAP_PERFREPORTS_SANDBOX_NOW"
+NOW_ENV = SANDBOX_NOW_ENV
 DELAY_ENV = "TAP_PERFREPORTS_MINTEGRAL_DELAY"
 ROUTE = "/api/v2/reports/data"
 MAX_CLOCK_SKEW = 600
@@ -286,8 +287,7 @@ class MintegralEmulator:
     def clock(self) -> dt.datetime:
         if self.now is not None:
             return self.now
-        frozen = os.environ.get(NOW_ENV)
-        return dt.datetime.fromisoformat(frozen) if frozen else dt.datetime.now(dt.UTC)
+        return frozen_now() or dt.datetime.now(dt.UTC)
 
     def error_response(self, status: int) -> SandboxResponse:
         return json_response(status, {"code": status, "msg": "error", "data": None})

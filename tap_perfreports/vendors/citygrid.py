@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from singer_sdk import typing as th
 
+from tap_perfreports import clock
 from tap_perfreports.casting import Cast, to_date, to_int, to_number
 from tap_perfreports.errors import ConfigError, ParseError, RequestFailed
 from tap_perfreports.http import HttpClient, RetryPolicy, VendorErrors
@@ -51,7 +52,6 @@ REPORTING_DAY_ENDS = dt.time(21)
 #: The `placement` column when no placement is configured: every placement, merged.
 ALL_PLACEMENTS = "all"
 #: Read only in sandbox mode: freezes the tap's clock (ISO date-time with offset).
-SANDBOX_NOW_ENV = sandbox.NOW_ENV
 MEDIA_TYPES = {"json": "application/json", "csv": "application/csv"}
 
 # Reporting days
@@ -63,7 +63,7 @@ def reporting_today(now: dt.datetime) -> dt.date:
     return local.date() + ONE_DAY if local.time() >= REPORTING_DAY_ENDS else local.date()
 
 
-def latest_complete_day(now: dt.datetime) -> dt.date:
+def latest_complete_day(now: dt.datetime, settings: t.Mapping[str, t.Any] | None = None) -> dt.date:
     """CityGrid's `yesterday`: the last reporting day whose 21:00 Pacific has passed."""
     return reporting_today(now) - ONE_DAY
 
@@ -407,15 +407,7 @@ class CityGridAccount:
 
     def now(self) -> dt.datetime:
         """The clock; in sandbox mode `TAP_PERFREPORTS_SANDBOX_NOW` may freeze it."""
-        if not self.vendor.sandbox:
-            return dt.datetime.now(dt.UTC)
-        try:
-            return sandbox.frozen_now() or dt.datetime.now(dt.UTC)
-        except ValueError:
-            raise ConfigError(
-                SANDBOX_NOW_ENV,
-                "an ISO date-time with a UTC offset, such as 2026-11-20T12:00-08:00",
-            ) from None
+        return clock.now(sandbox=self.vendor.sandbox)
 
     @property
     def explicit_codes(self) -> bool:

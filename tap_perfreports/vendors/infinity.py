@@ -198,7 +198,8 @@ def check_body(head: bytes) -> None:
 HINTS = {
     401: "Check infinity.username and infinity.password (HTTP basic auth).",
     403: "The login lacks permission for this installation or report; ask your Infinity admin.",
-    400: "Check this report's settings under infinity.reports (route, display, filter, group).",
+    400: "Check infinity.igrps and this report's settings under infinity.reports (route, "
+    "display, filter, group).",
     404: "Check the report's route under infinity.reports.",
 }
 
@@ -364,8 +365,9 @@ def validate(settings: t.Mapping[str, t.Any]) -> None:
             )
 
 
-def default_end_date(now: dt.datetime) -> dt.date:
-    return latest_complete_day(now)
+def default_end_date(now: dt.datetime, settings: t.Mapping[str, t.Any]) -> dt.date:
+    """The last day that has ended in the report time zone (`tz`)."""
+    return latest_complete_day(now, ZoneInfo(settings.get("tz") or "UTC"))
 
 
 REPORT = th.ObjectType(

@@ -17,7 +17,6 @@ import datetime as dt
 import enum
 import hashlib
 import json
-import os
 import re
 import time
 import typing as t
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 
 from singer_sdk import typing as th
 
+from tap_perfreports import clock
 from tap_perfreports.casting import Cast, cast_for, snake_case, to_bool, to_int
 from tap_perfreports.errors import ConfigError, ParseError, RequestFailed, TapPerfReportsError
 from tap_perfreports.http import HttpClient, RetryPolicy, VendorErrors
@@ -51,7 +51,6 @@ DEFAULT_TIMEZONE = "+8"
 #: A 203 on download means the job is unknown; resubmitting more often than this is a loop.
 MAX_RESUBMITS = 3
 #: Read only in sandbox mode: freezes the tap's clock (ISO date-time with offset).
-SANDBOX_NOW_ENV = sandbox.NOW_ENV
 
 # Columns
 
@@ -476,8 +475,7 @@ class MintegralAccount:
 
     def now(self) -> dt.datetime:
         """The account clock; in sandbox mode `TAP_PERFREPORTS_SANDBOX_NOW` may freeze it."""
-        frozen = os.environ.get(SANDBOX_NOW_ENV) if self.vendor.sandbox else None
-        return dt.datetime.fromisoformat(frozen) if frozen else dt.datetime.now(dt.UTC)
+        return clock.now(sandbox=self.vendor.sandbox)
 
     def headers(self) -> dict[str, str]:
         """Fresh for every attempt: the token is bound to the real current time."""
@@ -787,9 +785,11 @@ def validate(settings: t.Mapping[str, t.Any]) -> None:
             )
 
 
-def default_end_date(now: dt.datetime) -> dt.date:
-    """The latest complete day in the API's default timezone (+8)."""
-    return latest_complete_day(now, parse_timezone(DEFAULT_TIMEZONE))
+def default_end_date(now: dt.datetime, settings: t.Mapping[str, t.Any]) -> dt.date:
+    """The latest complete day in the report timezone (the API's default +8)."""
+    return latest_complete_day(
+        now, parse_timezone(str(settings.get("timezone") or DEFAULT_TIMEZONE))
+    )
 
 
 REPORT = th.ObjectType(

@@ -369,7 +369,7 @@ def validate(settings: Mapping[str, t.Any]) -> None:
         raise ConfigError("plumvoice.window_seconds", "must be more than 0")
 
 
-def default_end_date(now: dt.datetime) -> dt.date:
+def default_end_date(now: dt.datetime, settings: t.Mapping[str, t.Any]) -> dt.date:
     """The last day that is over in every time zone: the account's may be any."""
     return latest_complete_day(now, LAST_TIME_ZONE)
 
