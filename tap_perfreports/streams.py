@@ -23,6 +23,7 @@ if t.TYPE_CHECKING:
 
     from tap_perfreports.fetch_ahead import Request
     from tap_perfreports.http import HttpClient
+    from tap_perfreports.tap import TapPerfReports
     from tap_perfreports.vendor import VendorConfig
 
 
@@ -156,6 +157,18 @@ class ReportStream(Stream):
         state["replication_key_value"] = day.isoformat()
         self.state_manager.is_flushed = False
         self._write_state_message()
+
+    def after_sync(self) -> None:
+        """Called once this stream has synced and written its final state (vendor hook)."""
+
+    def finalize_state_progress_markers(self, state: dict | None = None) -> None:
+        """The SDK's last call on a stream (`Tap.sync_all`). After the tap's last stream,
+        failures deferred until every stream had its turn end the run."""
+        super().finalize_state_progress_markers(state)
+        self.after_sync()
+        selected = [s for s in self._tap.streams.values() if s.selected]
+        if selected and selected[-1] is self:
+            t.cast("TapPerfReports", self._tap).raise_deferred_failures()
 
     def _increment_stream_state(
         self, latest_record: dict, *, context: t.Mapping[str, t.Any] | None = None

@@ -16,7 +16,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_perfreports import clock, redact
-from tap_perfreports.errors import ConfigError, TapPerfReportsError
+from tap_perfreports.errors import ConfigError, RequestFailed, TapPerfReportsError
 from tap_perfreports.vendor import VendorConfig
 from tap_perfreports.vendors import VENDORS
 from tap_perfreports.windows import latest_complete_day
@@ -59,6 +59,21 @@ class TapPerfReports(Tap):
     ).to_dict()
 
     _sandbox: SandboxServer | None = None
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        #: Failures that must fail the run, but only after every other stream has synced.
+        self.deferred_failures: list[str] = []
+        super().__init__(*args, **kwargs)
+
+    def defer_failure(self, message: str) -> None:
+        """Fail the run at its end with `message`: one vendor's partial refusal (a code
+        without access) must not keep the other vendors' streams from syncing."""
+        self.deferred_failures.append(message)
+
+    def raise_deferred_failures(self) -> None:
+        """Called after the last stream has synced (`ReportStream`)."""
+        if self.deferred_failures:
+            raise RequestFailed(" | ".join(self.deferred_failures))
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Register every credential for redaction before anything can echo it."""

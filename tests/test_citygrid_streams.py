@@ -338,3 +338,18 @@ def test_a_frozen_clock_without_an_offset_fails_with_one_line(sandbox):
         run.last_log_line
     )
     assert "Traceback" not in run.stderr
+
+
+def test_an_explicit_code_without_access_still_lets_the_other_vendors_sync(sandbox):
+    """Streams sync in name order: citygrid_* before infinity_*. The refusal fails the run
+    only after Infinity has been extracted too."""
+    config = sandbox_config(
+        sandbox, "citygrid", "2026-11-10", "2026-11-19", publisher_codes=["pub_locked", "guest"]
+    )
+    config["infinity"] = {"api_url": sandbox.url("infinity"), "igrps": [1001]}
+    run = run_at(sandbox, NOON_FRIDAY, config)
+    assert run.returncode == 1
+    assert "CityGrid skipped publisher code(s) pub_locked (" in run.last_log_line
+    assert run.records("infinity_triggers"), "Infinity was not extracted"
+    assert run.bookmarks("infinity_triggers") == {'{"igrp": 1001}': "2026-11-19"}
+    assert "Traceback" not in run.stderr

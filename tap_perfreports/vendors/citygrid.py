@@ -44,6 +44,7 @@ if t.TYPE_CHECKING:
     from singer_sdk import Stream, Tap
 
     from tap_perfreports.fetch_ahead import Request
+    from tap_perfreports.tap import TapPerfReports
 
 API_URL = "http://api.citygridmedia.com"
 REPORT_PATH = "/ads/performance/v2/daily"
@@ -440,8 +441,9 @@ class CityGridAccount:
     def fetch(self, where: str, params: list[tuple[str, str]], fmt: str) -> t.IO[bytes]:
         return self.client.send(self.request(where, params, fmt))
 
-    def finish(self) -> None:
-        """After the last CityGrid stream: summarise skipped partitions, fail if asked for."""
+    def finish(self, tap: TapPerfReports) -> None:
+        """After the last CityGrid stream: summarise skipped partitions; when the user
+        listed them, fail the run once the other vendors' streams have synced too."""
         if not self.skipped:
             return
         lines = "; ".join(
@@ -451,10 +453,11 @@ class CityGridAccount:
         codes = sorted({code for _, code, _ in self.skipped})
         summary = f"CityGrid skipped publisher code(s) {', '.join(codes)} ({lines})"
         if self.explicit_codes:
-            raise RequestFailed(
+            tap.defer_failure(
                 f"{summary}. The other partitions were extracted; remove these codes "
                 "from citygrid.publisher_codes or ask CityGrid for access."
             )
+            return
         self.streams[-1].logger.warning("%s; the other publisher codes were extracted.", summary)
 
 
@@ -511,14 +514,13 @@ class CityGridStream(ReportStream):
         where = self.where(context, request.keep) + f" | report_time {request.preset}"
         return self.account.request(where, params, self.account.format)
 
-    def finalize_state_progress_markers(self, state: dict | None = None) -> None:
-        """The SDK's last call on a stream, after its metric lines (`Tap.sync_all`): after
-        the last selected CityGrid stream, the account summarises skipped partitions."""
-        super().finalize_state_progress_markers(state)
+    def after_sync(self) -> None:
+        """After the last selected CityGrid stream, the account summarises skipped
+        partitions."""
         selected = [s for s in self._tap.streams.values() if s in self.account.streams]
         selected = [s for s in selected if s.selected]
         if selected and selected[-1] is self:
-            self.account.finish()
+            self.account.finish(t.cast("TapPerfReports", self._tap))
 
     def extract_presets(
         self, context: dict, start: dt.date, today: dt.date, *, lagging: bool = False
