@@ -26,6 +26,11 @@ class ParseError(TapPerfReportsError):
 class RequestFailed(TapPerfReportsError):
     """A vendor request failed for good: the message names stream, partition and window."""
 
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        #: The HTTP status of the refusal, when the vendor answered with one.
+        self.status = status
+
 
 class TransientError(Exception):
     """A failure worth retrying (429, 5xx, a dropped or truncated response)."""
@@ -38,6 +43,7 @@ class TransientError(Exception):
 class PermanentError(Exception):
     """A vendor answer that retrying cannot fix (bad credentials, bad parameter)."""
 
-    def __init__(self, message: str, *, hint: str = "") -> None:
+    def __init__(self, message: str, *, hint: str = "", status: int | None = None) -> None:
         super().__init__(message)
         self.hint = hint
+        self.status = status

@@ -204,7 +204,7 @@ class HttpClient:
             if not message.endswith((".", "!", "?")):
                 message += "."
             hint = f" {exc.hint}" if exc.hint else ""
-            raise RequestFailed(redact(f"{where}: {message}{hint}")) from None
+            raise RequestFailed(redact(f"{where}: {message}{hint}"), status=exc.status) from None
         if isinstance(result, TransientError):
             raise RequestFailed(
                 redact(
@@ -261,7 +261,7 @@ class HttpClient:
             message += f": {described}"
         if status in TRANSIENT_STATUSES or status >= 500:
             raise TransientError(message, wait_seconds=self.errors.retry_after(response))
-        raise PermanentError(message, hint=self.errors.hint(status))
+        raise PermanentError(message, hint=self.errors.hint(status), status=status)
 
     def _spool(self, response: requests.Response) -> t.IO[bytes]:
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115

@@ -562,7 +562,7 @@ class CityGridStream(ReportStream):
                 )
                 return
             except RequestFailed as exc:
-                if not is_forbidden(exc, where):
+                if exc.status != 403:
                     raise
                 self.logger.warning("%s", exc)
                 key = (self.name, context["publisher_code"], context["placement"])
@@ -591,11 +591,6 @@ class CityGridStream(ReportStream):
                 raise ParseError(f"{where}: {exc}.") from None
             except ParseError as exc:
                 raise ParseError(f"{where}: unreadable response ({exc}).") from None
-
-
-def is_forbidden(exc: RequestFailed, where: str) -> bool:
-    """A 403 for this request (RequestFailed carries no status; its text starts with it)."""
-    return str(exc).startswith(f"{where}: HTTP 403")
 
 
 def kept_rows(rows: Iterable[dict], request: PresetRequest, reported: Window) -> Iterator[dict]:
