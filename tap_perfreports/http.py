@@ -140,22 +140,15 @@ class HttpClient:
         request is sent when it is fetched."""
         self.ahead.announce(requests)
 
-    def fetch(
-        self,
-        url: str,
-        *,
-        where: str,
-        params: Params | None = None,
-        headers: Headers | t.Callable[[], Headers] | None = None,
-        auth: tuple[str, str] | None = None,
-    ) -> t.IO[bytes]:
+    def fetch(self, url: str, **request: t.Any) -> t.IO[bytes]:
         """GET `url` and return its whole body as a readable binary file.
 
-        `where` names the stream, partition and window for error messages. `headers`
-        may be a function, called afresh for every attempt (time-bound tokens).
-        Raises RequestFailed when the vendor refuses or retries are exhausted.
+        `request` holds `request()`'s options: `where` names the stream, partition and
+        window for error messages; `headers` may be a function, called afresh for every
+        attempt (time-bound tokens). Raises RequestFailed when the vendor refuses or
+        retries are exhausted.
         """
-        return self.send(self.request(url, where=where, params=params, headers=headers, auth=auth))
+        return self.send(self.request(url, **request))
 
     def send(self, request: Request) -> t.IO[bytes]:
         """`fetch` for a `request` built earlier (and maybe announced, so sent already)."""
