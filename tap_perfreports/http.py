@@ -28,12 +28,20 @@ from tap_perfreports.errors import PermanentError, RequestFailed, TransientError
 from tap_perfreports.fetch_ahead import FetchAhead, Request
 from tap_perfreports.redact import redact
 
+if t.TYPE_CHECKING:
+    from tap_perfreports.vendor import VendorConfig
+
 logger = logging.getLogger("tap_perfreports.http")
 
 SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
 CHUNK_BYTES = 256 * 1024
 ERROR_BODY_BYTES = 64 * 1024
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: (connect, read) seconds. The read timeout is between bytes, not for the whole body.
+DEFAULT_TIMEOUT = (10.0, 300.0)
+#: Against the loopback sandbox: fast retries and short timeouts keep failure tests quick.
+SANDBOX_TIMEOUT = (2.0, 3.0)
+SANDBOX_RETRY_BASE_SECONDS = 0.05
 
 Params = t.Sequence[tuple[str, str | int]] | t.Mapping[str, t.Any]
 Headers = t.Mapping[str, str]
@@ -104,7 +112,7 @@ class HttpClient:
         errors: VendorErrors | None = None,
         retry: RetryPolicy | None = None,
         pacer: Pacer | None = None,
-        timeout: tuple[float, float] = (10.0, 300.0),
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         max_concurrent_requests: int = 1,
     ) -> None:
         self.vendor = vendor
@@ -119,6 +127,21 @@ class HttpClient:
         self.ahead = FetchAhead(self._fetch_now, max_concurrent_requests)
         self.session.mount("https://", HTTPAdapter(pool_maxsize=max(10, max_concurrent_requests)))
         self.session.mount("http://", HTTPAdapter(pool_maxsize=max(10, max_concurrent_requests)))
+
+    @classmethod
+    def for_vendor(
+        cls, vendor: VendorConfig, name: str, errors: VendorErrors, pacer: Pacer | None = None
+    ) -> HttpClient:
+        """The client for one vendor's settings: its concurrency, and in sandbox mode
+        quick retries and timeouts."""
+        return cls(
+            name,
+            errors=errors,
+            retry=RetryPolicy(base_seconds=SANDBOX_RETRY_BASE_SECONDS) if vendor.sandbox else None,
+            pacer=pacer,
+            timeout=SANDBOX_TIMEOUT if vendor.sandbox else DEFAULT_TIMEOUT,
+            max_concurrent_requests=vendor.max_concurrent_requests,
+        )
 
     def request(
         self,

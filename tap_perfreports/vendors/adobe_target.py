@@ -28,7 +28,7 @@ from singer_sdk import typing as th
 
 from tap_perfreports.casting import casts_for
 from tap_perfreports.errors import ConfigError, ParseError, PermanentError, TransientError
-from tap_perfreports.http import HttpClient, RetryPolicy, VendorErrors
+from tap_perfreports.http import HttpClient, VendorErrors
 from tap_perfreports.sandbox import adobe_target as sandbox
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
@@ -51,10 +51,6 @@ SEGMENT_MODES = ("aggregate", "all")
 AGGREGATE_SEGMENT = "aggregate"
 SUMMARY_RECIPE = "Campaign"
 CHUNK_BYTES = 64 * 1024
-#: (connect, read) seconds. A report is built before its first byte is sent: be patient.
-DEFAULT_TIMEOUT = (10.0, 300.0)
-#: The sandbox answers at once; short, so tests can make a request time out.
-SANDBOX_TIMEOUT = (2.0, 3.0)
 #: Days per request by resolution: an hourly report holds 24 samples a day per recipe.
 WINDOW_DAYS = {"hour": 2, "day": 31, "week": 91, "month": 366}
 
@@ -556,12 +552,10 @@ class AdobeTargetStream(ReportStream):
 
 
 def build_streams(tap: Tap, vendor: VendorConfig) -> list[Stream]:
-    client = HttpClient(
+    client = HttpClient.for_vendor(
+        vendor,
         "Adobe Target",
-        errors=VendorErrors(describe=describe_error, hint=hint, check_body=check_body),
-        retry=RetryPolicy(base_seconds=0.05) if vendor.sandbox else None,
-        timeout=SANDBOX_TIMEOUT if vendor.sandbox else DEFAULT_TIMEOUT,
-        max_concurrent_requests=vendor.max_concurrent_requests,
+        VendorErrors(describe=describe_error, hint=hint, check_body=check_body),
     )
     shared = SharedReports()
     shared.streams = [AdobeTargetStream(tap, vendor, name, client, shared) for name in STREAMS]

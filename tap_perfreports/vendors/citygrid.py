@@ -32,7 +32,7 @@ from singer_sdk import typing as th
 from tap_perfreports import clock
 from tap_perfreports.casting import Cast, to_date, to_int, to_number
 from tap_perfreports.errors import ConfigError, ParseError, RequestFailed
-from tap_perfreports.http import HttpClient, RetryPolicy, VendorErrors
+from tap_perfreports.http import HttpClient, VendorErrors
 from tap_perfreports.sandbox import citygrid as sandbox
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
@@ -396,11 +396,10 @@ class CityGridAccount:
         self.vendor = vendor
         self.auth = (str(vendor["username"]), str(vendor["password"]))
         self.format = str(vendor.get("format", "json"))
-        self.client = HttpClient(
+        self.client = HttpClient.for_vendor(
+            vendor,
             "CityGrid",
-            errors=VendorErrors(describe=describe_error, hint=lambda s: HINTS.get(s, "")),
-            retry=RetryPolicy(base_seconds=0.05) if vendor.sandbox else None,
-            max_concurrent_requests=vendor.max_concurrent_requests,
+            VendorErrors(describe=describe_error, hint=lambda s: HINTS.get(s, "")),
         )
         self.streams: list[CityGridStream] = []
         #: Failed partitions: (stream, publisher_code, placement) -> reason.

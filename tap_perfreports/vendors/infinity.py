@@ -19,7 +19,7 @@ from singer_sdk import typing as th
 
 from tap_perfreports.casting import Cast, cast_for, datetime_caster, snake_case, to_int
 from tap_perfreports.errors import ConfigError, ParseError, PermanentError
-from tap_perfreports.http import HttpClient, RetryPolicy, VendorErrors
+from tap_perfreports.http import HttpClient, VendorErrors
 from tap_perfreports.sandbox import infinity as sandbox
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
@@ -299,13 +299,12 @@ class InfinityAccount:
     def __init__(self, vendor: VendorConfig) -> None:
         self.vendor = vendor
         self.auth = (str(vendor["username"]), str(vendor["password"]))
-        self.client = HttpClient(
+        self.client = HttpClient.for_vendor(
+            vendor,
             "Infinity",
-            errors=VendorErrors(
+            VendorErrors(
                 describe=describe_error, hint=lambda s: HINTS.get(s, ""), check_body=check_body
             ),
-            retry=RetryPolicy(base_seconds=0.05) if vendor.sandbox else None,
-            max_concurrent_requests=vendor.max_concurrent_requests,
         )
 
     @cached_property

@@ -28,7 +28,7 @@ from singer_sdk import typing as th
 from tap_perfreports import clock
 from tap_perfreports.casting import Cast, cast_for, snake_case, to_bool, to_int
 from tap_perfreports.errors import ConfigError, ParseError, RequestFailed, TapPerfReportsError
-from tap_perfreports.http import HttpClient, RetryPolicy, VendorErrors
+from tap_perfreports.http import HttpClient, VendorErrors
 from tap_perfreports.sandbox import mintegral as sandbox
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
@@ -467,10 +467,10 @@ class MintegralAccount:
         self.poll_timeout = float(vendor.get("poll_timeout_minutes", 60)) * 60
         self.polls = SANDBOX_POLLS if vendor.sandbox else PollSchedule()
         self.url = f"{vendor.api_url}/{ROUTE}"
-        self.client = HttpClient(
+        self.client = HttpClient.for_vendor(
+            vendor,
             "Mintegral",
-            errors=VendorErrors(describe=describe_error, hint=lambda s: HINTS.get(s, "")),
-            retry=RetryPolicy(base_seconds=0.05) if vendor.sandbox else None,
+            VendorErrors(describe=describe_error, hint=lambda s: HINTS.get(s, "")),
         )
 
     def now(self) -> dt.datetime:

@@ -22,7 +22,7 @@ from singer_sdk import typing as th
 
 from tap_perfreports.casting import casts_for, to_int
 from tap_perfreports.errors import ConfigError, ParseError, PermanentError
-from tap_perfreports.http import HttpClient, RetryPolicy, VendorErrors
+from tap_perfreports.http import HttpClient, VendorErrors
 from tap_perfreports.pacing import RateLimitPacer
 from tap_perfreports.sandbox import plumvoice as sandbox
 from tap_perfreports.streams import ReportStream
@@ -328,17 +328,16 @@ def build_streams(tap: Tap, vendor: VendorConfig) -> list[Stream]:
         margin_seconds=SANDBOX_RESET_MARGIN_SECONDS if vendor.sandbox else RESET_MARGIN_SECONDS,
         name="Plum Voice",
     )
-    client = HttpClient(
+    client = HttpClient.for_vendor(
+        vendor,
         "Plum Voice",
-        errors=VendorErrors(
+        VendorErrors(
             describe=describe_error,
             hint=lambda status: HINTS.get(status, ""),
             check_body=check_body,
             retry_after=pacer.retry_after,
         ),
-        retry=RetryPolicy(base_seconds=0.05) if vendor.sandbox else None,
         pacer=pacer,
-        max_concurrent_requests=vendor.max_concurrent_requests,
     )
     return [PerformanceStream(tap, vendor, client)]
 
