@@ -215,6 +215,10 @@ class HttpClient:
         )(attempt)
         try:
             result = retrying()
+            if not isinstance(result, TransientError) and _is_empty(result):
+                # Empty is "no rows" in some formats, and also what a glitching proxy sends.
+                logger.info("%s: the answer was empty; asking once more before believing it", where)
+                result = retrying()
         except PermanentError as exc:
             message = str(exc).rstrip()
             if not message.endswith((".", "!", "?")):
@@ -307,3 +311,10 @@ class HttpClient:
             self.errors.check_body(b"")
         spool.seek(0)
         return t.cast(t.IO[bytes], spool)
+
+
+def _is_empty(body: t.IO[bytes]) -> bool:
+    if body.read(1):
+        body.seek(0)
+        return False
+    return True

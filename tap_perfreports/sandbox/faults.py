@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import typing as t
 from dataclasses import dataclass, field
 
 #: What each kind does to a matching request.
@@ -21,6 +22,8 @@ class Fault:
     kind: str
     vendor: str | None = None
     path: str | None = None
+    #: Query parameters a matching request carries (e.g. {"type": "2"}: a download).
+    query: dict[str, str] = field(default_factory=dict)
     #: Matching requests that pass untouched before the fault starts.
     skip: int = 0
     #: How many matching requests it hits; -1 for every one.
@@ -30,6 +33,8 @@ class Fault:
     body: bytes | None = None
     delay: float = 0.0
     after_bytes: int = 0
+    #: How many requests it has hit so far.
+    hits: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -37,8 +42,12 @@ class Fault:
         if isinstance(self.body, str):
             self.body = self.body.encode()
 
-    def matches(self, vendor: str, path: str) -> bool:
-        return (self.vendor in (None, vendor)) and (self.path is None or self.path in path)
+    def matches(self, vendor: str, path: str, query: t.Mapping[str, list[str]]) -> bool:
+        return (
+            self.vendor in (None, vendor)
+            and (self.path is None or self.path in path)
+            and all(value in query.get(name, ()) for name, value in self.query.items())
+        )
 
 
 class FaultPlan:
@@ -59,15 +68,18 @@ class FaultPlan:
             self._faults.clear()
             self.latency = 0.0
 
-    def take(self, vendor: str, path: str) -> Fault | None:
+    def take(
+        self, vendor: str, path: str, query: t.Mapping[str, list[str]] | None = None
+    ) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.times == 0 or not fault.matches(vendor, path):
+                if fault.times == 0 or not fault.matches(vendor, path, query or {}):
                     continue
                 if fault.skip > 0:
                     fault.skip -= 1
                     continue
                 if fault.times > 0:
                     fault.times -= 1
+                fault.hits += 1
                 return fault
         return None

@@ -12,6 +12,7 @@ import contextlib
 import json
 import socket
 import struct
+import sys
 import threading
 import time
 import typing as t
@@ -53,6 +54,13 @@ class SandboxServer(ThreadingHTTPServer):
         from tap_perfreports.vendors import VENDORS
 
         return self.base_url + next(v for v in VENDORS if v.key == vendor).sandbox_path()
+
+    def handle_error(self, request: t.Any, client_address: t.Any) -> None:
+        """A client that hung up (a tap killed, a request fetched ahead and dropped) is
+        expected; anything else is still printed."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def start(self) -> SandboxServer:
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -98,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=parse_qs(split.query, keep_blank_values=True),
             headers=t.cast(t.Mapping[str, str], self.headers),  # case-insensitive
         )
-        fault = self.server.faults.take(vendor, request.path)
+        fault = self.server.faults.take(vendor, request.path, request.query)
         latency = self.server.faults.latency
         if latency:
             time.sleep(latency)

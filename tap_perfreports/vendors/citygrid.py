@@ -360,6 +360,8 @@ def parse_csv(body: t.IO[bytes], view: ViewType) -> Iterator[dict[str, t.Any]]:
     if not header:
         raise ParseError("the CSV response is empty (no header)")
     columns = [CSV_COLUMNS.get(name.strip()) for name in header]
+    if "date" not in columns:
+        raise ParseError(f"the CSV has no Date column (header: {', '.join(header)[:200]})")
     for line_number, cells in enumerate(reader, start=2):
         if not cells or is_total_row(cells):
             continue

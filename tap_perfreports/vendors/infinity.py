@@ -278,19 +278,24 @@ class InfinityStream(ReportStream):
         offset = 0
         while True:
             request = self.page_request(context, window, offset)
-            with self.account.client.send(request) as body:
-                count = 0
-                try:
-                    for record in parse_lines(body, self.report.columns, self.casts):
-                        count += 1
-                        record["igrp"] = context["igrp"]
-                        record.update(extra)
-                        yield record
-                except ParseError as exc:
-                    raise ParseError(f"{request.where}: unreadable response ({exc}).") from None
+            count = yield from self.page(request, context["igrp"], extra)
             if count < self.page_size:
                 return
             offset += count
+
+    def page(self, request: Request, igrp: int, extra: dict) -> t.Generator[dict, None, int]:
+        """The records of one page; returns how many there were."""
+        count = 0
+        with self.account.client.send(request) as body:
+            try:
+                for record in parse_lines(body, self.report.columns, self.casts):
+                    count += 1
+                    record["igrp"] = igrp
+                    record.update(extra)
+                    yield record
+            except ParseError as exc:
+                raise ParseError(f"{request.where}: unreadable response ({exc}).") from None
+        return count
 
 
 class InfinityAccount:
