@@ -20,7 +20,9 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 MELTANO_YML = Path(__file__).resolve().parent.parent / "meltano.yml"
-KINDS = {"string": "string", "integer": "integer", "number": "decimal", "boolean": "boolean"}
+#: No `number`: Meltano 4.4 parses a `decimal` setting given as an environment variable into
+#: a Decimal and then fails to write the tap's config (not JSON serializable).
+KINDS = {"string": "string", "integer": "integer", "boolean": "boolean"}
 
 
 def kind(schema: dict[str, t.Any]) -> str:
@@ -31,7 +33,12 @@ def kind(schema: dict[str, t.Any]) -> str:
         return "date_iso8601"
     types = schema.get("type", "string")
     types = [types] if isinstance(types, str) else types
-    for name in ("array", "object", "boolean", "integer", "number", "string"):
+    if "number" in types and "integer" not in types:
+        raise SystemExit(
+            "a number setting cannot be passed through Meltano's environment variables "
+            "(Meltano 4.4 fails on Decimal values): make it an integer in a finer unit"
+        )
+    for name in ("array", "object", "boolean", "integer", "string"):
         if name in types:
             return KINDS.get(name, name)
     return "string"

@@ -101,9 +101,9 @@ def test_a_job_forgotten_again_and_again_fails_clearly(sandbox, mintegral):
 
 def test_a_report_that_is_never_generated_times_out_naming_the_window(sandbox, mintegral):
     mintegral.generation_delay = 60
-    run = run_tap(one_day(sandbox, poll_timeout_minutes=0.01), env=ENV)
+    run = run_tap(one_day(sandbox, poll_timeout_seconds=1), env=ENV)
     assert_one_clear_line(
-        run, "window 2026-03-01", "still not ready", "last code 202", "poll_timeout_minutes"
+        run, "window 2026-03-01", "still not ready", "last code 202", "poll_timeout_seconds"
     )
     # the job stays in the state, so the next run polls it instead of submitting anew
     jobs = [

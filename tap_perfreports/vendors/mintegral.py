@@ -464,7 +464,7 @@ class MintegralAccount:
         self.timezone = str(vendor.get("timezone", DEFAULT_TIMEZONE))
         self.tz = parse_timezone(self.timezone)
         self.max_jobs = int(vendor.get("max_concurrent_jobs", 4))
-        self.poll_timeout = float(vendor.get("poll_timeout_minutes", 60)) * 60
+        self.poll_timeout = int(vendor.get("poll_timeout_seconds", 3600))
         self.polls = SANDBOX_POLLS if vendor.sandbox else PollSchedule()
         self.url = f"{vendor.api_url}/{ROUTE}"
         self.client = HttpClient.for_vendor(
@@ -654,7 +654,7 @@ class MintegralStream(ReportStream):
                 f"{where}: the report was still not ready after {_duration(waited)} "
                 f"(last code {answer.code}: {answer.message.rstrip('.')}). Mintegral may be "
                 "busy: run again later (the next run resumes this job) or raise "
-                "mintegral.poll_timeout_minutes."
+                "mintegral.poll_timeout_seconds."
             )
             return
         job.next_poll = time.monotonic() + self.account.polls.delay(job.polls)
@@ -840,9 +840,9 @@ VENDOR = Vendor(
             description="Report windows generated at once during a backfill.",
         ),
         th.Property(
-            "poll_timeout_minutes",
-            th.NumberType(exclusive_minimum=0),
-            default=60,
+            "poll_timeout_seconds",
+            th.IntegerType(minimum=1),
+            default=3600,
             description="How long to wait for one window's report to be generated.",
         ),
         th.Property(

@@ -414,7 +414,7 @@ VENDOR = Vendor(
         ),
         th.Property(
             "window_seconds",
-            th.NumberType(exclusive_minimum=0),
+            th.IntegerType(minimum=1),
             default=WINDOW_SECONDS,
             description="Length of a rate-limit window, in seconds.",
         ),
