@@ -14,6 +14,7 @@ KINDS = {
     "drop": "close the connection without answering",
     "delay": "wait `delay` seconds, then answer normally",
     "body": "answer 200 with `body` instead of the real payload",
+    "call": "answer normally (after the `action` that any fault may carry)",
 }
 
 
@@ -35,6 +36,9 @@ class Fault:
     after_bytes: int = 0
     #: How many requests it has hit so far.
     hits: int = 0
+    #: Called with the (host, port) the request came from, before the fault applies (tests
+    #: in the same process: e.g. kill the client).
+    action: t.Callable[[tuple[str, int]], None] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -142,6 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
         """The emulator's answer, or the one the fault plan substitutes for it."""
         if fault is None:
             return emulator.handle(request)
+        if fault.action is not None:
+            fault.action(self.client_address)
         if fault.kind == "delay":
             time.sleep(fault.delay)
         if fault.kind == "drop":
