@@ -17,7 +17,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_perfreports import clock, redact
 from tap_perfreports.errors import ConfigError, RequestFailed, TapPerfReportsError
-from tap_perfreports.vendor import VendorConfig
+from tap_perfreports.vendor import Vendor, VendorConfig
 from tap_perfreports.vendors import VENDORS
 from tap_perfreports.windows import latest_complete_day
 
@@ -118,13 +118,20 @@ class TapPerfReports(Tap):
                 explicit_url = None
             if sandbox:
                 settings = {**vendor.sandbox_settings, **settings}
-            vendor.validate(settings)
+            _validate_vendor(vendor, settings)
             vendor_end = end or (
                 vendor.default_end_date(now, settings)
                 if vendor.default_end_date
                 else latest_complete_day(now)
             )
             vendor_start = start or vendor_end - dt.timedelta(days=SANDBOX_DEFAULT_DAYS - 1)
+            earliest = vendor.earliest_day(now, settings) if vendor.earliest_day else None
+            if earliest is not None and vendor_end < earliest:
+                raise ConfigError(
+                    "end_date" if end else "start_date",
+                    f"the {vendor.title} serves days from {earliest} only (its history "
+                    f"limit), and {vendor_start}..{vendor_end} is wholly older",
+                )
             if sandbox and not explicit_url:
                 api_url = self.sandbox_server().base_url + vendor.sandbox_path()
             else:
@@ -183,6 +190,17 @@ def _reject_unknown_settings(config: t.Mapping[str, t.Any], schema: dict) -> Non
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ConfigError(name, f"unknown setting{hint}")
+
+
+def _validate_vendor(vendor: Vendor, settings: t.Mapping[str, t.Any]) -> None:
+    """The vendor's own rules, then: an empty list is a mistake, never "all" or "none"."""
+    vendor.validate(settings)
+    for name, value in settings.items():
+        if isinstance(value, list) and not value:
+            raise ConfigError(
+                f"{vendor.key}.{name}",
+                "is empty: leave it out for the default, or list at least one",
+            )
 
 
 def _date_setting(config: t.Mapping[str, t.Any], name: str) -> dt.date | None:

@@ -62,6 +62,10 @@ class Vendor:
     #: End date when the user gives none: the vendor's latest complete reporting day, as
     #: of an instant, in the time zone the vendor's settings report in.
     default_end_date: t.Callable[[dt.datetime, t.Mapping[str, t.Any]], dt.date] | None = None
+    #: The oldest day the API still serves, as of an instant (None: no limit). A range
+    #: wholly older fails at config validation; a range partly older is clipped, with a
+    #: warning, by the vendor's streams.
+    earliest_day: t.Callable[[dt.datetime, t.Mapping[str, t.Any]], dt.date] | None = None
     #: Default of the `max_concurrent_requests` setting; None: the vendor does not offer
     #: it (its requests are sequential by nature, or it has its own concurrency setting).
     max_concurrent_requests: int | None = None

@@ -64,6 +64,12 @@ def reporting_today(now: dt.datetime) -> dt.date:
     return local.date() + ONE_DAY if local.time() >= REPORTING_DAY_ENDS else local.date()
 
 
+def earliest_day(now: dt.datetime, settings: t.Mapping[str, t.Any]) -> dt.date:
+    """The oldest day any report_time preset still covers."""
+    today = reporting_today(now)
+    return min(preset_range(preset, today).start for preset in PRESETS)
+
+
 def latest_complete_day(now: dt.datetime, settings: t.Mapping[str, t.Any] | None = None) -> dt.date:
     """CityGrid's `yesterday`: the last reporting day whose 21:00 Pacific has passed."""
     return reporting_today(now) - ONE_DAY
@@ -708,5 +714,6 @@ VENDOR = Vendor(
     build_streams=build_streams,
     validate=validate,
     default_end_date=latest_complete_day,
+    earliest_day=earliest_day,
     max_concurrent_requests=4,
 )

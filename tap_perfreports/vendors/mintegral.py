@@ -785,6 +785,12 @@ def validate(settings: t.Mapping[str, t.Any]) -> None:
             )
 
 
+def earliest_day(now: dt.datetime, settings: t.Mapping[str, t.Any]) -> dt.date:
+    """The half-year limit, in the report timezone."""
+    timezone = parse_timezone(str(settings.get("timezone") or DEFAULT_TIMEZONE))
+    return earliest_available_day(now, timezone)
+
+
 def default_end_date(now: dt.datetime, settings: t.Mapping[str, t.Any]) -> dt.date:
     """The latest complete day in the report timezone (the API's default +8)."""
     return latest_complete_day(
@@ -857,4 +863,5 @@ VENDOR = Vendor(
     build_streams=build_streams,
     validate=validate,
     default_end_date=default_end_date,
+    earliest_day=earliest_day,
 )

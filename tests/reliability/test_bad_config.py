@@ -1,0 +1,101 @@
+"""Bad configuration, every rule family and every vendor: the run fails before any request
+with one line naming the setting and the rule, no traceback, and no credential echoed."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import reliability_table
+from tests.helpers import run_tap
+from tests.reliability.scenarios import CREDENTIALS, captured, secret_hits
+
+pytestmark = pytest.mark.reliability
+
+PASSWORD = CREDENTIALS["infinity"]["password"]
+
+#: (id, config without api_urls, the setting named, words of the rule)
+CASES: list[tuple[str, dict, str, str]] = [
+    # wrong types
+    ("integer as text", {"infinity": {"page_size": "many"}}, "infinity.page_size", "integer"),
+    ("list for a string", {"infinity": {"tz": ["UTC"]}}, "infinity.tz", "string"),
+    ("secret as a number", {"citygrid": {"password": 12345678}}, "citygrid.password", "string"),
+    ("date that is not", {"start_date": "next monday"}, "start_date", "not a date"),
+    ("concurrency below 1", {"adobe_target": {"max_concurrent_requests": 0}},
+     "adobe_target.max_concurrent_requests", "minimum"),
+    # unknown keys
+    ("unknown vendor", {"infinty": {}}, "infinty", "did you mean 'infinity'"),
+    ("unknown vendor key", {"infinity": {"pasword": PASSWORD}}, "infinity", "'pasword'"),
+    # impossible dates
+    ("end before start", {"start_date": "2026-10-05", "end_date": "2026-10-01"},
+     "end_date", "before start_date"),
+    ("start in the future", {"start_date": "2099-01-01", "end_date": None},
+     "start_date", "in the future"),
+    ("older than Mintegral keeps", {"mintegral": {}, "start_date": "2025-01-01",
+                                    "end_date": "2025-02-01"}, "end_date", "history limit"),
+    ("older than CityGrid presets reach", {"citygrid": {}, "start_date": "2025-01-01",
+                                           "end_date": "2025-02-01"}, "end_date", "history limit"),
+    # empty lists
+    ("no installations", {"infinity": {"igrps": []}}, "infinity.igrps", "empty"),
+    ("no Infinity reports", {"infinity": {"reports": []}}, "infinity.reports", "empty"),
+    ("no Mintegral reports", {"mintegral": {"reports": []}}, "mintegral.reports", "empty"),
+    ("no campaigns", {"adobe_target": {"campaign_ids": []}}, "adobe_target.campaign_ids", "list"),
+    ("no phones", {"plumvoice": {"phones": []}}, "plumvoice.phones", "non-empty"),
+    ("no publisher codes", {"citygrid": {"publisher_codes": []}}, "citygrid.publisher_codes",
+     "leave out"),
+    # forbidden values and combinations
+    ("Mintegral Creative with Sub",
+     {"mintegral": {"reports": [{"name": "x", "dimensions": ["Creative", "Sub"]}]}},
+     "mintegral.reports[x].dimensions", "cannot be combined"),
+    ("Adobe resolution", {"adobe_target": {"resolution": "minute"}}, "adobe_target.resolution",
+     "not one of"),
+    ("Plum Voice period", {"plumvoice": {"period": "year"}}, "plumvoice.period", "not one of"),
+    ("Infinity time zone", {"infinity": {"tz": "Mars/Base"}}, "infinity.tz", "time zone"),
+    ("a code listed twice", {"citygrid": {"publisher_codes": ["guest", "guest"]}},
+     "citygrid.publisher_codes", "twice"),
+    ("Infinity route", {"infinity": {"reports": [{"name": "x", "route": "other/x"}]}},
+     "infinity.reports[x].route", "incremental"),
+    # missing credentials (outside the sandbox, nothing fills them in)
+    ("no password", {"sandbox": False, "infinity": {"username": "someone"}},
+     "infinity.password", "required"),
+    ("no Mintegral key", {"sandbox": False, "mintegral": {"access_key": "a"}},
+     "mintegral.api_key", "required"),
+]  # fmt: skip
+
+
+def configured(sandbox, case: dict) -> dict:
+    """The case on top of a valid one-vendor config; each vendor object points at `sandbox`
+    and carries a distinctive credential, which must never be echoed."""
+    config: dict = {"sandbox": True, "start_date": "2026-10-01", "end_date": "2026-10-05"}
+    if not any(key in case for key in CREDENTIALS) and "infinty" not in case:
+        config["infinity"] = {}
+    config.update(case)
+    for vendor in CREDENTIALS:
+        if isinstance(config.get(vendor), dict):
+            credentials = CREDENTIALS[vendor] if config["sandbox"] else {}
+            config[vendor] = {"api_url": sandbox.url(vendor), **credentials, **config[vendor]}
+    return {key: value for key, value in config.items() if value is not None}
+
+
+@pytest.mark.parametrize(("config", "setting", "rule"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])  # fmt: skip
+def test_bad_config_fails_before_any_request_naming_setting_and_rule(
+    sandbox, config, setting, rule
+):
+    config = configured(sandbox, config)
+    run = run_tap(config)
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "| ERROR " in line or "Traceback" in line]
+    hits = secret_hits(captured(run), config)
+    reliability_table.record(
+        "bad config",
+        faults=1,
+        runs=1,
+        secret_hits=hits,
+        unhandled=int("Traceback" in run.stderr),
+    )
+    assert run.returncode == 1
+    assert errors == [lines[-1]], "one error line, and it is the last"
+    assert f"Invalid setting '{setting}'" in lines[-1], lines[-1]
+    assert rule in lines[-1], lines[-1]
+    assert sandbox.ledger.requests == [], "a request was sent"
+    assert hits == 0
