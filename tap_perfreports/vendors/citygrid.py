@@ -331,7 +331,7 @@ def parse_json(body: t.IO[bytes], view: ViewType) -> Report:
     so the document is decoded at once; totals (`total_*`) are not rows."""
     try:
         document = msgspec.json.decode(body.read())
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise ParseError("the response is not JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("daily_results"), list):
         raise ParseError("the response has no daily_results list")
@@ -361,7 +361,17 @@ def is_total_row(cells: list[str]) -> bool:
 
 def parse_csv(body: t.IO[bytes], view: ViewType) -> Iterator[dict[str, t.Any]]:
     """Daily rows of a CSV report, read line by line; the `Total:` row is skipped."""
-    reader = csv.reader(io.TextIOWrapper(body, encoding="utf-8-sig", newline=""))
+    try:
+        yield from _csv_rows(
+            csv.reader(io.TextIOWrapper(body, encoding="utf-8-sig", newline="")), view
+        )
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"the CSV is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise ParseError(f"the CSV is malformed ({exc})") from None
+
+
+def _csv_rows(reader: Iterator[list[str]], view: ViewType) -> Iterator[dict[str, t.Any]]:
     header = next(reader, None)
     if not header:
         raise ParseError("the CSV response is empty (no header)")

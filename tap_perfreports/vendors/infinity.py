@@ -153,6 +153,10 @@ class InfinityReport:
         dates = ["date"] if self.incremental else []
         return ["igrp", *dates, *(snake_case(g) for g in self.group)]
 
+    def required_columns(self) -> list[str]:
+        """The primary-key columns the rows themselves carry (not igrp nor date)."""
+        return [c for c in self.primary_keys() if c in self.columns.values()]
+
     def replication_key(self) -> str | None:
         if not self.incremental:
             return None
@@ -160,23 +164,31 @@ class InfinityReport:
 
 
 def parse_lines(
-    body: t.IO[bytes], columns: t.Mapping[str, str], casts: t.Mapping[str, Cast]
+    body: t.IO[bytes],
+    columns: t.Mapping[str, str],
+    casts: t.Mapping[str, Cast],
+    required: t.Collection[str] = (),
 ) -> Iterator[dict[str, t.Any]]:
-    """Typed records from a JSON-lines body: vendor keys renamed to columns, cast once."""
+    """Typed records from a JSON-lines body: vendor keys renamed to columns, cast once.
+    A row without a `required` column (a primary key) is an error, never a null key."""
     decode = msgspec.json.Decoder().decode
     for number, line in enumerate(body, start=1):
         if not line.strip():
             continue
         try:
             row = decode(line)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             raise ParseError(f"line {number} is not JSON") from None
         if not isinstance(row, dict):
             raise ParseError(f"line {number} is not a JSON object")
         try:
-            yield {column: casts[column](row.get(key)) for key, column in columns.items()}
+            record = {column: casts[column](row.get(key)) for key, column in columns.items()}
         except ParseError as exc:
             raise ParseError(f"line {number}: {exc}") from None
+        missing = [column for column in required if record[column] is None]
+        if missing:
+            raise ParseError(f"line {number} has no {missing[0]}")
+        yield record
 
 
 def describe_error(status: int, body: bytes) -> str:
@@ -288,7 +300,9 @@ class InfinityStream(ReportStream):
         count = 0
         with self.account.client.send(request) as body:
             try:
-                for record in parse_lines(body, self.report.columns, self.casts):
+                for record in parse_lines(
+                    body, self.report.columns, self.casts, self.report.required_columns()
+                ):
                     count += 1
                     record["igrp"] = igrp
                     record.update(extra)

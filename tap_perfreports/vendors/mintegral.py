@@ -359,7 +359,7 @@ def parse_tsv(
     first = next(rows, None)
     if first is None or not first.strip():
         return
-    headers = first.decode("utf-8-sig").rstrip("\r\n").split("\t")
+    headers = _text(first.decode, "utf-8-sig", 1).rstrip("\r\n").split("\t")
     columns = [snake_case(header) for header in headers]
     casts: dict[str, Cast] = {
         c: cast_for(COLUMN_SCHEMAS[c]) for c in report.columns() if c in COLUMN_SCHEMAS
@@ -374,7 +374,7 @@ def parse_tsv(
     defaults = key_defaults(report)
     empty = dict.fromkeys(report.columns())
     for number, raw in enumerate(rows, start=2):
-        text = raw.decode("utf-8").rstrip("\r\n")
+        text = _text(raw.decode, "utf-8", number).rstrip("\r\n")
         if not text.strip():
             continue
         values = text.split("\t")
@@ -392,6 +392,13 @@ def parse_tsv(
         if report.hourly and record["timestamp"] is None:
             raise ParseError(f"line {number} has no Timestamp")
         yield record
+
+
+def _text(decode: t.Callable[[str], str], encoding: str, number: int) -> str:
+    try:
+        return decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"line {number} is not UTF-8 text ({exc.reason})") from None
 
 
 def typed_values(

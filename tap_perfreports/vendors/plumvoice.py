@@ -134,7 +134,7 @@ def json_series(body: t.IO[bytes]) -> dict[str, dict[str, t.Any]]:
     """metric -> {timestamp: value} from a JSON body (PHP sends `[]` for an empty map)."""
     try:
         document = msgspec.json.decode(body.read())
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise ParseError(f"not JSON ({exc})") from None
     if document == []:
         return {}
