@@ -38,7 +38,7 @@ def main() -> None:
 
     windows = math.ceil(args.days / MAX_WINDOW_DAYS)
     jobs = args.jobs or windows
-    end = default_end_date(dt.datetime.now(dt.UTC))
+    end = default_end_date(dt.datetime.now(dt.UTC), {})
     start = end - dt.timedelta(days=args.days - 1)
     results: dict[str, tuple[int, int, float, int]] = {}
     with tempfile.TemporaryDirectory() as folder:

@@ -16,8 +16,12 @@ REPO = Path(__file__).resolve().parent.parent
 class SandboxProcess:
     """`tap-perfreports-sandbox` on a free loopback port, counting rows without keeping keys."""
 
-    def __init__(self, scale: int = 1, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, scale: int = 1, env: dict[str, str] | None = None, *, cache: bool = False
+    ) -> None:
         command = [sys.executable, "-m", "tap_perfreports.sandbox", "--port", "0", "--no-keys"]
+        if cache:
+            command.append("--cache")
         self.process = subprocess.Popen(
             [*command, "--scale", str(scale)],
             stdout=subprocess.PIPE,

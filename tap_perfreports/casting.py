@@ -32,6 +32,8 @@ def _blank(value: t.Any) -> bool:
 
 def to_int(value: t.Any) -> int | None:
     """An integer count; vendors send `476`, `"476"` or `476.0`."""
+    if type(value) is int:  # the common case first: this runs for every value
+        return value
     if _blank(value):
         return None
     if isinstance(value, bool):
@@ -49,6 +51,8 @@ def to_int(value: t.Any) -> int | None:
 
 def to_number(value: t.Any) -> float | None:
     """A decimal metric as a float (JSON number)."""
+    if type(value) is float and math.isfinite(value):
+        return value
     if _blank(value):
         return None
     if isinstance(value, bool):
@@ -63,6 +67,8 @@ def to_number(value: t.Any) -> float | None:
 
 
 def to_string(value: t.Any) -> str | None:
+    if type(value) is str:
+        return value
     if value is None:
         return None
     if isinstance(value, (dict, list)):

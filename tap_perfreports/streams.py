@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import typing as t
+from functools import cached_property
 
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -25,6 +26,7 @@ if t.TYPE_CHECKING:
     from tap_perfreports.http import HttpClient
     from tap_perfreports.tap import TapPerfReports
     from tap_perfreports.vendor import VendorConfig
+    from tap_perfreports.writer import BufferedSingerWriter
 
 
 class ReportStream(Stream):
@@ -157,6 +159,33 @@ class ReportStream(Stream):
         state["replication_key_value"] = day.isoformat()
         self.state_manager.is_flushed = False
         self._write_state_message()
+
+    def _write_record_message(self, record: dict) -> None:
+        """The SDK's per-record path builds a message object, drops deselected fields,
+        conforms types and applies stream maps. When none of that can change the record,
+        the writer encodes it directly; otherwise the SDK's path runs."""
+        if self._writes_records_directly:
+            writer = t.cast("BufferedSingerWriter", self._tap.message_writer)
+            writer.write_record(self.name, record, self._stream_version)
+            self.state_manager.is_flushed = False
+        else:
+            super()._write_record_message(record)
+
+    @cached_property
+    def _writes_records_directly(self) -> bool:
+        from singer_sdk.mapper import SameRecordTransform
+
+        from tap_perfreports.writer import BufferedSingerWriter
+
+        maps = self.stream_maps
+        return (
+            isinstance(self._tap.message_writer, BufferedSingerWriter)
+            and len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and maps[0].stream_alias == self.name
+            and not maps[0].flattening_enabled
+            and all(self.mask.values())
+        )
 
     def after_sync(self) -> None:
         """Called once this stream has synced and written its final state (vendor hook)."""

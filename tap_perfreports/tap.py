@@ -12,7 +12,6 @@ from functools import cached_property
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_perfreports import clock, redact
@@ -20,6 +19,7 @@ from tap_perfreports.errors import ConfigError, RequestFailed, TapPerfReportsErr
 from tap_perfreports.vendor import Vendor, VendorConfig
 from tap_perfreports.vendors import VENDORS
 from tap_perfreports.windows import latest_complete_day
+from tap_perfreports.writer import BufferedSingerWriter
 
 if t.TYPE_CHECKING:
     from tap_perfreports.sandbox.server import SandboxServer
@@ -34,7 +34,7 @@ class TapPerfReports(Tap):
     """Vendor performance reports as Singer streams."""
 
     name = "tap-perfreports"
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BufferedSingerWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(

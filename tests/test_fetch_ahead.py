@@ -11,7 +11,7 @@ import pytest
 
 from tap_perfreports.errors import RequestFailed
 from tap_perfreports.fetch_ahead import FetchAhead, Request
-from tests.helpers import run_tap, sandbox_config
+from tests.helpers import run_tap, sandbox_config, without_times
 
 
 class FakeWire:
@@ -97,18 +97,6 @@ def test_one_request_at_a_time_sends_nothing_ahead():
     assert wire.sent == []
     assert ahead.take(requests("b")[0]).read() == b"b"
     assert wire.sent == ["b"]
-
-
-def without_times(messages: list[dict]) -> list[dict]:
-    """Singer messages minus the times that differ between runs: when records were
-    extracted, and the SDK's signpost (the run's start) in STATE."""
-    kept = []
-    for message in messages:
-        copy = {k: v for k, v in message.items() if k != "time_extracted"}
-        for entry in copy.get("value", {}).get("bookmarks", {}).values():
-            entry.pop("replication_key_signpost", None)
-        kept.append(copy)
-    return kept
 
 
 @pytest.mark.parametrize(

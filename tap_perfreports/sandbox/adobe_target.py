@@ -145,6 +145,10 @@ class AdobeTargetEmulator:
         self.doc_example = False
         self.ignore_type = False
 
+    def cacheable(self, request: SandboxRequest) -> bool:
+        """Reports are a function of the request."""
+        return True
+
     def error_response(self, status: int) -> SandboxResponse:
         messages = {401: "Invalid email or password supplied.", 500: "Internal error."}
         return error(messages.get(status, "Request failed."), status, http_status=status)

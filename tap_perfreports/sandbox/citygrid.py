@@ -158,6 +158,10 @@ class CityGridEmulator:
     def clock(self) -> dt.datetime:
         return self.now or frozen_now() or dt.datetime.now(dt.UTC)
 
+    def cacheable(self, request: SandboxRequest) -> bool:
+        """Reports are a function of the request (and the frozen clock)."""
+        return True
+
     def error_response(self, status: int) -> SandboxResponse:
         messages = {
             400: "Bad Request",

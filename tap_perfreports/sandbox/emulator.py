@@ -67,6 +67,10 @@ class Emulator(t.Protocol):
         """The vendor's own error body for an injected failure status."""
         ...
 
+    def cacheable(self, request: SandboxRequest) -> bool:
+        """Whether the answer depends on nothing but the request (`--cache` may keep it)."""
+        ...
+
 
 def stable_random(*parts: object) -> random.Random:
     """A generator seeded by its parts: the same data on every machine and run."""

@@ -96,6 +96,10 @@ class InfinityEmulator:
     #: Multiplies the number of events per day (`tap-perfreports-sandbox --scale`).
     scale = 1
 
+    def cacheable(self, request: SandboxRequest) -> bool:
+        """Reports are a function of the request."""
+        return True
+
     def error_response(self, status: int) -> SandboxResponse:
         messages = {
             401: "Unauthorised",

@@ -289,6 +289,10 @@ class MintegralEmulator:
             return self.now
         return frozen_now() or dt.datetime.now(dt.UTC)
 
+    def cacheable(self, request: SandboxRequest) -> bool:
+        """Downloads are; status answers move with the job."""
+        return request.param("type") == "2"
+
     def error_response(self, status: int) -> SandboxResponse:
         return json_response(status, {"code": status, "msg": "error", "data": None})
 

@@ -204,6 +204,10 @@ class PlumVoiceEmulator:
 
     # Responses
 
+    def cacheable(self, request: SandboxRequest) -> bool:
+        """Every answer carries the rate limit's current state."""
+        return False
+
     def error_response(self, status: int) -> SandboxResponse:
         messages = {
             400: "Invalid request.",

@@ -35,13 +35,17 @@ class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], *, record_keys: bool = True) -> None:
+    def __init__(
+        self, address: tuple[str, int], *, record_keys: bool = True, cache: bool = False
+    ) -> None:
         from tap_perfreports.sandbox import build_emulators
 
         super().__init__(address, _Handler)
         self.ledger = Ledger(record_keys=record_keys)
         self.faults = FaultPlan()
         self.emulators: dict[str, Emulator] = build_emulators()
+        #: Benchmarks: answers generated once and served again from memory.
+        self.cache: dict[tuple, SandboxResponse] | None = {} if cache else None
         self._thread: threading.Thread | None = None
 
     @property
@@ -141,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> SandboxResponse:
         """The emulator's answer, or the one the fault plan substitutes for it."""
         if fault is None:
-            return emulator.handle(request)
+            return self._answer(emulator, request)
         if fault.action is not None:
             fault.action(self.client_address)
         if fault.kind == "delay":
@@ -156,7 +160,22 @@ class _Handler(BaseHTTPRequestHandler):
             return response
         if fault.kind == "body":
             return SandboxResponse(200, fault.body or b"", headers=fault.headers)
-        return emulator.handle(request)
+        return self._answer(emulator, request)
+
+    def _answer(self, emulator: Emulator, request: SandboxRequest) -> SandboxResponse:
+        cache = self.server.cache
+        if cache is None or not emulator.cacheable(request):
+            return emulator.handle(request)
+        query = tuple((name, tuple(values)) for name, values in sorted(request.query.items()))
+        key = (emulator.key, request.path, query)
+        if key not in cache:
+            response = emulator.handle(request)
+            if response.status != 200:
+                return response
+            if not isinstance(response.body, (bytes, bytearray)):
+                response.body = b"".join(response.body)
+            cache[key] = response
+        return cache[key]
 
     def _send(
         self, response: SandboxResponse, *, cut_after: int | None = None, reset: bool = False
@@ -239,8 +258,13 @@ def main() -> None:
         default=1,
         help="multiply the data volume of the emulators that support it (benchmarks)",
     )
+    parser.add_argument(
+        "--cache",
+        action="store_true",
+        help="keep every report answer in memory and serve it again (benchmarks)",
+    )
     args = parser.parse_args()
-    server = SandboxServer(("127.0.0.1", args.port), record_keys=not args.no_keys)
+    server = SandboxServer(("127.0.0.1", args.port), record_keys=not args.no_keys, cache=args.cache)
     for emulator in server.emulators.values():
         if hasattr(emulator, "scale"):
             emulator.scale = args.scale  # type: ignore[attr-defined]

@@ -1,0 +1,34 @@
+"""The buffered writer and the direct record path write what the SDK's own path writes."""
+
+from __future__ import annotations
+
+import json
+
+from singer_sdk.singerlib import RecordMessage, StateMessage
+
+from tap_perfreports.writer import BufferedSingerWriter
+from tests.helpers import run_tap, sandbox_config, without_times
+
+
+def test_records_wait_in_the_buffer_and_any_other_message_flushes_them_first(capfdbinary):
+    writer = BufferedSingerWriter()
+    writer.write_record("s", {"id": 1})
+    writer.write_message(RecordMessage(stream="s", record={"id": 2}))
+    assert capfdbinary.readouterr().out == b"", "a record was written on its own"
+    writer.write_message(StateMessage(value={"bookmarks": {}}))
+    lines = [json.loads(line) for line in capfdbinary.readouterr().out.splitlines()]
+    assert [m["type"] for m in lines] == ["RECORD", "RECORD", "STATE"]
+    assert [m["record"]["id"] for m in lines[:2]] == [1, 2]
+    assert lines[0]["time_extracted"].endswith("Z")  # as the SDK writes it
+
+
+def test_the_direct_record_path_writes_what_the_sdk_path_writes(sandbox):
+    """A stream map sends the records through the SDK's own path: same output."""
+    config = sandbox_config(sandbox, "infinity", "2026-10-01", "2026-10-03", igrps=[1001])
+    direct = run_tap(config)
+    mapped = run_tap({**config, "stream_maps": {"infinity_triggers": {"act": "act"}}})
+    assert direct.returncode == mapped.returncode == 0, direct.stderr + mapped.stderr
+    records = [m for m in direct.messages if m["type"] == "RECORD"]
+    assert len(records) > 100
+    assert without_times(direct.messages) == without_times(mapped.messages)
+    assert all(m["time_extracted"].endswith("Z") for m in records)
