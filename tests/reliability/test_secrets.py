@@ -9,6 +9,7 @@ import pytest
 
 from tap_perfreports.sandbox.faults import Fault
 from tests import reliability_table
+from tests.e2e.conftest import meltano, meltano_project  # noqa: F401  (fixtures)
 from tests.helpers import run_tap
 from tests.reliability.scenarios import (
     CREDENTIALS,
@@ -90,3 +91,41 @@ def test_validation_errors_about_secret_fields_do_not_echo_them(server, settings
     hits = secret_hits(captured(run), config) + sum(s in captured(run) for s in extra)
     reliability_table.record("secrets: invalid settings", faults=1, runs=1, secret_hits=hits)
     assert hits == 0
+
+
+@pytest.mark.e2e
+def test_meltano_debug_output_of_a_failing_vendor_shows_no_credential(server, meltano):  # noqa: F811
+    """Through `meltano --log-level=debug run`, with the tap at LOGLEVEL=debug: Meltano's
+    own debug log (plugin invocation, its copy of the tap's stderr), the retries and the
+    give-up of a vendor that keeps failing hold no credential, plain or URL-encoded."""
+    scenario = next(s for s in SCENARIOS if s.vendor == "adobe_target")
+    server.faults.add(Fault("status", "adobe_target", status=503, times=2))
+    server.faults.add(Fault("status", "adobe_target", status=500, times=-1))
+    env = {
+        "LOGLEVEL": "debug",
+        "TAP_PERFREPORTS_START_DATE": scenario.start,
+        "TAP_PERFREPORTS_END_DATE": scenario.end,
+        "TAP_PERFREPORTS_ADOBE_TARGET_API_URL": server.url("adobe_target"),
+        "TAP_PERFREPORTS_ADOBE_TARGET_PASSWORD": CREDENTIALS["adobe_target"]["password"],
+        "TAP_PERFREPORTS_ADOBE_TARGET_CAMPAIGN_IDS": "[7]",
+    }
+    run = meltano.run(
+        "--log-level=debug", "run", "tap-perfreports-adobe-target", "target-duckdb", env=env
+    )
+    assert run.returncode != 0, run.output[-3000:]
+    assert "gave up after 8 tries" in run.output, run.output[-3000:]
+    assert "retry 1 of 7" in run.output, "the retries were not logged"
+    # urllib3's debug lines (Meltano drops logger names): the URL, with Adobe's password masked
+    assert "Starting new HTTP connection" in run.output, "the tap's debug logging is off"
+    assert "&password=***&" in run.output, run.output[-3000:]
+    hits = secret_hits(run.output, scenario.config(""))
+    unhandled = "Traceback" in run.output
+    reliability_table.record(
+        "secrets: meltano run --log-level=debug",
+        faults=3,
+        runs=1,
+        secret_hits=hits,
+        unhandled=int(unhandled),
+    )
+    assert hits == 0
+    assert not unhandled, run.output[-3000:]
