@@ -157,7 +157,8 @@ def test_sigkill_at_20_points_then_rerun_lands_exactly_the_truth(
         "citygrid_overall",
         "mintegral_performance",
     }
-    requests_per_run = len(sandbox.ledger.requests)
+    # Mintegral's polls vary with timing: draw from the first 80%, which every run makes
+    requests_per_run = int(len(sandbox.ledger.requests) * 0.8)
 
     rng = random.Random(20261123)
     points: list[tuple[str, Fault]] = [
