@@ -7,6 +7,7 @@ import difflib
 import logging
 import re
 import sys
+import threading
 import typing as t
 from functools import cached_property
 
@@ -219,8 +220,19 @@ def main() -> None:
     try:
         TapPerfReports.cli()
     except TapPerfReportsError as exc:
+        _quiet_other_threads()
         logger.error("%s", exc)  # noqa: TRY400 - expected failures get no traceback
         sys.exit(1)
+
+
+def _quiet_other_threads() -> None:
+    """Mute the fetch-ahead threads, still retrying requests nobody will take, so that the
+    failure logged next stays the run's last log line."""
+    this = threading.get_ident()
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for each in loggers:
+        for handler in getattr(each, "handlers", ()):
+            handler.addFilter(lambda record: record.thread == this)
 
 
 redact.install()

@@ -9,13 +9,16 @@ which a rerun finishes the job. Either way the rows are judged against the fault
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
+import threading
 import typing as t
 
 import pytest
 
 from tap_perfreports.sandbox.faults import Fault
 from tap_perfreports.sandbox.server import SandboxServer, start_sandbox
+from tap_perfreports.tap import _quiet_other_threads
 from tests import reliability_table
 from tests.helpers import TapRun, run_tap
 from tests.reliability.scenarios import (
@@ -175,3 +178,23 @@ def test_connection_refused(server, truths, scenario: Scenario) -> None:
     second = run_scenario(server, scenario, state=first.state)
     assert second.returncode == 0, second.stderr[-3000:]
     record(scenario, 1, [first, second], truths[scenario.name])
+
+
+def test_the_failure_stays_the_last_log_line_while_fetch_ahead_threads_retry(caplog):
+    """Found by the matrix at LOGLEVEL=debug: a worker still retrying a request sent ahead
+    logged after the failure line, so the last line no longer said what failed."""
+    handlers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    handlers = [h for each in handlers for h in getattr(each, "handlers", ())]
+    before = {id(h): list(h.filters) for h in handlers}
+    log = logging.getLogger("tap-perfreports")
+    try:
+        with caplog.at_level(logging.INFO):
+            _quiet_other_threads()
+            worker = threading.Thread(target=log.info, args=("HTTP 503; retry 2 of 7",))
+            worker.start()
+            worker.join()
+            log.error("stream s | window w: the failure")
+    finally:
+        for handler in handlers:
+            handler.filters[:] = before[id(handler)]
+    assert [r.getMessage() for r in caplog.records] == ["stream s | window w: the failure"]
