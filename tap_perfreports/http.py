@@ -33,7 +33,8 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("tap_perfreports.http")
 
-SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
+#: Per body; with requests fetched ahead, several bodies wait at once.
+SPOOL_IN_MEMORY_BYTES = 1024 * 1024
 CHUNK_BYTES = 256 * 1024
 ERROR_BODY_BYTES = 64 * 1024
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
