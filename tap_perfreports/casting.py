@@ -32,8 +32,10 @@ def _blank(value: t.Any) -> bool:
 
 def to_int(value: t.Any) -> int | None:
     """An integer count; vendors send `476`, `"476"` or `476.0`."""
-    if type(value) is int:  # the common case first: this runs for every value
+    if type(value) is int:  # the common cases first: this runs for every value
         return value
+    if type(value) is str and value.isascii() and value.isdigit():
+        return int(value)
     if _blank(value):
         return None
     if isinstance(value, bool):
