@@ -46,6 +46,7 @@ class ReportStream(Stream):
         self,
         tap: Tap,
         vendor: VendorConfig,
+        client: HttpClient,
         *,
         name: str | None = None,
         schema: dict | None = None,
@@ -53,6 +54,8 @@ class ReportStream(Stream):
         replication_key: str | None = None,
     ) -> None:
         self.vendor = vendor
+        #: The vendor's HTTP client, shared by its streams.
+        self.client = client
         self._announced = False
         super().__init__(tap, schema=schema, name=name)
         # Streams built from config pass these; the SDK's __init__ would reset them.
@@ -127,19 +130,20 @@ class ReportStream(Stream):
         before the first answer: the vendor's hook for fetching ahead (see `announce`)."""
         return ()
 
-    def announce(self, client: HttpClient) -> None:
+    def announce(self) -> None:
         """Once per run, before its first partition: announce every partition's requests so
-        that `client` sends some ahead. Partitions are synced in `partitions` order."""
+        that the client sends some ahead. Partitions are synced in `partitions` order."""
         if self._announced:
             return
         self._announced = True
-        client.announce(
+        self.client.announce(
             request
             for context in self.partitions or [{}]
             for request in self.requests_ahead(dict(context))
         )
 
     def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
+        self.announce()
         context = dict(context or {})
         for window in self.planned_windows(context):
             yield from self.extract_window(context, window)

@@ -445,9 +445,14 @@ class AdobeTargetStream(ReportStream):
     ) -> None:
         schema, keys = STREAMS[name]
         super().__init__(
-            tap, vendor, name=name, schema=schema, primary_keys=keys, replication_key="sample_start"
+            tap,
+            vendor,
+            client,
+            name=name,
+            schema=schema,
+            primary_keys=keys,
+            replication_key="sample_start",
         )
-        self.client = client
         self.shared = shared
         self.resolution = str(vendor.get("resolution", "day"))
         self.max_window_days = WINDOW_DAYS[self.resolution]
@@ -495,10 +500,6 @@ class AdobeTargetStream(ReportStream):
         ):
             params.append((name, "true" if vendor.get(setting, False) else "false"))
         return params
-
-    def get_records(self, context: Mapping[str, t.Any] | None) -> Iterator[dict]:
-        self.announce(self.client)
-        return super().get_records(context)
 
     def requests_ahead(self, context: dict) -> Iterator[Request]:
         """Each window's request, unless another stream's request brought its rows."""

@@ -487,6 +487,7 @@ class CityGridStream(ReportStream):
         super().__init__(
             tap,
             vendor,
+            account.client,
             name=view.stream,
             schema=view.schema(),
             primary_keys=["publisher_code", "placement", "date"],
@@ -503,7 +504,7 @@ class CityGridStream(ReportStream):
         ]
 
     def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
-        self.announce(self.account.client)
+        self.announce()
         context = dict(context or {})
         yield from self.extract_presets(context, self.first_day(context), self.today)
 
@@ -592,7 +593,7 @@ class CityGridStream(ReportStream):
     ) -> Iterator[dict]:
         """The kept days of one preset's report, after checking which days it covers."""
         fmt = self.account.format
-        with self.account.client.send(self.request(context, request)) as body:
+        with self.client.send(self.request(context, request)) as body:
             try:
                 if fmt == "json":
                     report = parse_json(body, self.view)

@@ -231,6 +231,7 @@ class InfinityStream(ReportStream):
         super().__init__(
             tap,
             vendor,
+            account.client,
             name=f"infinity_{report.name}",
             schema=report.schema(),
             primary_keys=report.primary_keys(),
@@ -253,7 +254,7 @@ class InfinityStream(ReportStream):
         return int(self.vendor.get("page_size", MAX_PAGE_SIZE))
 
     def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
-        self.announce(self.account.client)
+        self.announce()
         if self.report.incremental:
             yield from super().get_records(context)
         else:
@@ -277,7 +278,7 @@ class InfinityStream(ReportStream):
         if self.vendor.get("exclude_pii"):
             params.append(("excludePiiData", 1))
         params += [("limit", self.page_size), ("offset", offset)]
-        return self.account.client.request(
+        return self.client.request(
             f"{self.vendor.api_url}/{self.report.route}",
             where=self.where(context, window) + f" | offset {offset}",
             params=params,
@@ -298,7 +299,7 @@ class InfinityStream(ReportStream):
     def page(self, request: Request, igrp: int, extra: dict) -> t.Generator[dict, None, int]:
         """The records of one page; returns how many there were."""
         count = 0
-        with self.account.client.send(request) as body:
+        with self.client.send(request) as body:
             try:
                 for record in parse_lines(
                     body, self.report.columns, self.casts, self.report.required_columns()

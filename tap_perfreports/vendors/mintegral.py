@@ -505,6 +505,7 @@ class MintegralStream(ReportStream):
         super().__init__(
             tap,
             vendor,
+            account.client,
             name=f"mintegral_{report.name}",
             schema=report.schema(),
             primary_keys=report.primary_keys(),

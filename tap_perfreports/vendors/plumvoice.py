@@ -263,10 +263,10 @@ class PerformanceStream(ReportStream):
     max_window_days = MAX_WINDOW_DAYS
 
     def __init__(self, tap: Tap, vendor: VendorConfig, client: HttpClient) -> None:
-        self.client = client
         super().__init__(
             tap,
             vendor,
+            client,
             name="plumvoice_performance",
             schema=SCHEMA,
             primary_keys=["phone", "period", "period_start"],
@@ -292,10 +292,6 @@ class PerformanceStream(ReportStream):
         """
         first = resume_from(self.bookmark(context), self.start_date, self.vendor.lookback_days)
         return period_windows(first, self.end_date, self.period, self.max_window_days)
-
-    def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
-        self.announce(self.client)
-        return super().get_records(context)
 
     def requests_ahead(self, context: dict) -> Iterator[Request]:
         for window in self.plan(context):
