@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import typing as t
 import urllib.request
 from pathlib import Path
 
@@ -31,9 +32,11 @@ class SandboxProcess:
         assert self.process.stdout is not None
         self.base = self.process.stdout.readline().decode().split()[-1]
 
-    def control(self, action: str, method: str = "GET") -> dict:
+    def control(self, action: str, method: str = "GET", payload: t.Any = None) -> dict:
         url = f"{self.base}/_sandbox/{action}"  # always http://127.0.0.1
-        data = b"" if method == "POST" else None
+        data = json.dumps(payload).encode() if payload is not None else None
+        if method == "POST" and data is None:
+            data = b""
         request = urllib.request.Request(url, method=method, data=data)  # noqa: S310
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             return json.loads(response.read())
@@ -48,16 +51,18 @@ class SandboxProcess:
 
 def measure_tap(config_path: Path, module: str = "tap_perfreports") -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one tap process writing to /dev/null."""
+    log = config_path.with_suffix(".log")
     started = time.perf_counter()
-    with open(os.devnull, "wb") as sink:
+    with open(os.devnull, "wb") as sink, log.open("wb") as errors:
         process = subprocess.Popen(
             [sys.executable, "-m", module, "--config", str(config_path)],
             stdout=sink,
-            stderr=subprocess.DEVNULL,
+            stderr=errors,
             cwd=REPO,
         )
         _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     if status != 0:
-        raise SystemExit(f"{module} failed with status {status}")
+        tail = log.read_text(errors="replace").splitlines()[-5:]
+        raise SystemExit(f"{module} failed with status {status}:\n" + "\n".join(tail))
     return elapsed, usage.ru_maxrss

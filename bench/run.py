@@ -3,195 +3,134 @@
 1. CPU-bound: rows per second of the tap as shipped, of the SDK-default baseline
    (`bench/baseline_tap.py`) and of the limit (the same bodies parsed and written as
    Singer RECORD lines by a bare msgspec loop), with the sandbox alone measured too.
-2. Memory: the tap's peak RSS at two report sizes, ten times apart.
+2. Memory: the tap's peak RSS at about 100,000 and about 1,000,000 rows of each format.
 3. Latency-bound: each response delayed 200 ms; one request at a time against
    `max_concurrent_requests: 8`.
-4. Requests made, next to the minimum the API's limits allow.
+4. Requests made, next to the minimum the API's limits allow: every backfill above, a
+   Plum Voice backfill under a tight rate limit, Mintegral's job polls counted apart.
 
-The sandbox runs in its own process; every tap writes to /dev/null. Ratios come from one
-run, so they hold on a busy machine; absolute figures are printed for the record.
+The sandbox runs in its own process and serves answers it generated once (a first,
+unmeasured pass); every tap writes to /dev/null. Ratios come from one run, so they hold
+on a busy machine; absolute figures are printed for the record.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import math
 import os
+import struct
+import subprocess
+import sys
 import tempfile
 import time
 import typing as t
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import msgspec
-
-from bench.common import SandboxProcess, measure_tap
+from bench.common import REPO, SandboxProcess, measure_tap
+from bench.formats import Format, Ledger, all_formats, mintegral_polls
 from tap_perfreports.sandbox import infinity as infinity_sandbox
 from tap_perfreports.sandbox import mintegral as mintegral_sandbox
-from tap_perfreports.vendors.mintegral import auth_headers
+from tap_perfreports.sandbox import plumvoice as plum_sandbox
 
-INFINITY_ROUTE = "triggers/all"
-#: A fine grain, so that rows grow with the sandbox's volume.
-MINTEGRAL_DIMENSIONS = ["Offer", "Creative", "AdType", "Location", "AdOutputType"]
-DISPLAY = ["act", "vid", "ch", "goal", "srcPhoneNumber", "ip", "host", "whois", "revenue"]
-
-
-class Format(t.NamedTuple):
-    """One vendor format at one size: how to configure the tap and read its bodies."""
-
-    name: str
-    scale: int
-    config: t.Callable[[str], dict]
-    #: (path, query) of the ledger's requests whose bodies hold the rows
-    carries_rows: t.Callable[[dict], bool]
-    headers: t.Callable[[], dict[str, str]]
-    #: bare loop: body -> number of RECORD lines written to `sink`
-    limit: t.Callable[[bytes, t.IO[bytes]], int]
-
-
-def infinity_format(days: int, scale: int) -> Format:
-    def config(base: str) -> dict:
-        return {
-            "sandbox": True,
-            "start_date": "2026-01-01",
-            "end_date": f"{_day(days)}",
-            "infinity": {
-                "api_url": f"{base}/infinity/reports/v2",
-                "igrps": [1001, 1002],
-                "reports": [{"name": "triggers", "route": INFINITY_ROUTE, "display": DISPLAY}],
-            },
-        }
-
-    login = f"{infinity_sandbox.USERNAME}:{infinity_sandbox.PASSWORD}".encode()
-    return Format(
-        "Infinity JSON lines",
-        scale,
-        config,
-        lambda r: r["vendor"] == "infinity" and "/triggers/" in r["path"],
-        lambda: {"Authorization": "Basic " + base64.b64encode(login).decode()},
-        _limit_json_lines,
-    )
-
-
-def mintegral_format(days: int, scale: int) -> Format:
-    def config(base: str) -> dict:
-        return {
-            "sandbox": True,
-            "start_date": "2026-05-30",
-            "end_date": f"{_day(days, '2026-05-30')}",
-            "mintegral": {
-                "api_url": f"{base}/mintegral/api/v2",
-                "max_concurrent_jobs": 8,
-                "reports": [{"name": "bench", "dimensions": MINTEGRAL_DIMENSIONS}],
-            },
-        }
-
-    return Format(
-        "Mintegral TSV",
-        scale,
-        config,
-        lambda r: r["vendor"] == "mintegral" and r["query"].get("type") == ["2"],
-        lambda: auth_headers(
-            mintegral_sandbox.ACCESS_KEY, mintegral_sandbox.API_KEY, int(time.time())
-        ),
-        _limit_tsv,
-    )
-
-
-def _day(days: int, start: str = "2026-01-01") -> str:
-    import datetime as dt
-
-    return (dt.date.fromisoformat(start) + dt.timedelta(days=days - 1)).isoformat()
-
-
-_encode = msgspec.json.Encoder().encode_into
-_decode = msgspec.json.Decoder().decode
-
-
-def _limit_json_lines(body: bytes, sink: t.IO[bytes]) -> int:
-    out = bytearray()
-    rows = 0
-    for line in body.splitlines():
-        if line:
-            _encode({"type": "RECORD", "stream": "s", "record": _decode(line)}, out, -1)
-            out += b"\n"
-            rows += 1
-    sink.write(out)
-    return rows
-
-
-def _limit_tsv(body: bytes, sink: t.IO[bytes]) -> int:
-    lines = body.decode().splitlines()
-    header = lines[0].split("\t") if lines else []
-    out = bytearray()
-    for line in lines[1:]:
-        record = dict(zip(header, line.split("\t"), strict=False))
-        _encode({"type": "RECORD", "stream": "s", "record": record}, out, -1)
-        out += b"\n"
-    sink.write(out)
-    return max(0, len(lines) - 1)
-
-
-# Measurements
+NO_JOB_DELAY = {mintegral_sandbox.DELAY_ENV: "0"}
 
 
 class Run(t.NamedTuple):
     rows: int
     seconds: float
-    peak_mb: float
+    peak_mb: float = 0.0
+    requests: int = 0
+    minimum: int = 0
+    polls: int = 0
 
     @property
     def rate(self) -> float:
         return self.rows / self.seconds
 
 
-def run_tap(sandbox: SandboxProcess, config: dict, folder: str, module: str) -> Run:
+def run_tap(sandbox: SandboxProcess, fmt: Format, config: dict, folder: str, module: str) -> Run:
     path = Path(folder, "config.json")
     path.write_text(json.dumps(config))
     sandbox.control("reset", "POST")
     seconds, peak_kib = measure_tap(path, module)
-    return Run(sandbox.rows_served(), seconds, peak_kib / 1024)
+    ledger: Ledger = sandbox.control("ledger")["requests"]
+    return Run(
+        sum(r["rows"] for r in ledger if fmt.carries_rows(r)),
+        seconds,
+        peak_kib / 1024,
+        fmt.requests_made(ledger),
+        fmt.minimum(ledger),
+        mintegral_polls(ledger),
+    )
 
 
-def sandbox_and_limit(sandbox: SandboxProcess, fmt: Format) -> tuple[Run, Run]:
-    """Fetch the row-carrying bodies again with a bare loop (the sandbox alone), then parse
-    and write them as RECORD lines (the limit). Run right after the shipped tap."""
+# 1 and 2: throughput and memory
+
+
+def sandbox_alone(sandbox: SandboxProcess, fmt: Format, bodies: Path) -> Run:
+    """Fetch the row-carrying bodies of the last run again with a bare loop, into a file
+    (length-prefixed) for the limit loop: the bench process never holds them all."""
     requests = [r for r in sandbox.control("ledger")["requests"] if fmt.carries_rows(r)]
-    bodies = []
     started = time.perf_counter()
-    for entry in requests:
-        query = urllib.parse.urlencode(
-            [(k, v) for k, values in entry["query"].items() for v in values]
-        )
-        url = f"{sandbox.base}/{entry['vendor']}{entry['path']}?{query}"
-        request = urllib.request.Request(url, headers=fmt.headers())  # noqa: S310 - loopback
-        with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310
-            bodies.append(response.read())
-    fetched = time.perf_counter() - started
-    rows = 0
-    started = time.perf_counter()
-    with open(os.devnull, "wb") as sink:
-        for body in bodies:
-            rows += fmt.limit(body, sink)
-    parsed = time.perf_counter() - started
-    return Run(rows, fetched, 0.0), Run(rows, parsed, 0.0)
+    with bodies.open("wb") as out:
+        for entry in requests:
+            query = urllib.parse.urlencode(
+                [(k, v) for k, values in entry["query"].items() for v in values]
+            )
+            url = f"{sandbox.base}/{entry['vendor']}{entry['path']}?{query}"
+            request = urllib.request.Request(url, headers=fmt.headers(entry))  # noqa: S310
+            with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310 - loopback
+                body = response.read()
+            out.write(struct.pack("<Q", len(body)))
+            out.write(body)
+    seconds = time.perf_counter() - started
+    return Run(0, seconds)
+
+
+def limit(fmt: Format, bodies: Path) -> Run:
+    """The bare loop, in its own process (`python -m bench.limit`)."""
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.limit", fmt.name, str(bodies)],
+        check=True,
+        capture_output=True,
+        cwd=REPO,
+    ).stdout
+    rows, seconds = json.loads(output)
+    return Run(rows, seconds)
 
 
 def throughput(fmt: Format, folder: str) -> dict[str, Run]:
-    """The sandbox generates every answer during a first, unmeasured pass, then serves
-    them from memory, so the runs measure the tap rather than the emulator."""
-    sandbox = SandboxProcess(fmt.scale, env={mintegral_sandbox.DELAY_ENV: "0"}, cache=True)
+    """Shipped (its peak RSS is the large memory figure), sandbox alone, limit, baseline."""
+    sandbox = SandboxProcess(fmt.large[0], env={**NO_JOB_DELAY, **fmt.sandbox_env}, cache=True)
     try:
-        config = fmt.config(sandbox.base)
-        run_tap(sandbox, config, folder, "tap_perfreports")
-        shipped = run_tap(sandbox, config, folder, "tap_perfreports")
-        alone, limit = sandbox_and_limit(sandbox, fmt)
-        baseline = run_tap(sandbox, config, folder, "bench.baseline_tap")
+        config = fmt.config(sandbox.base, fmt.large)
+        run_tap(sandbox, fmt, config, folder, "tap_perfreports")  # the sandbox generates
+        shipped = run_tap(sandbox, fmt, config, folder, "tap_perfreports")
+        bodies = Path(folder, "bodies")
+        alone = sandbox_alone(sandbox, fmt, bodies)
+        bare = limit(fmt, bodies)
+        bodies.unlink()
+        baseline = run_tap(sandbox, fmt, config, folder, "bench.baseline_tap")
     finally:
         sandbox.close()
-    return {"shipped": shipped, "baseline": baseline, "limit": limit, "sandbox": alone}
+    return {
+        "shipped": shipped,
+        "baseline": baseline,
+        "limit": bare,
+        "sandbox": Run(shipped.rows, alone.seconds),
+    }
+
+
+def memory_small(fmt: Format, folder: str) -> Run:
+    sandbox = SandboxProcess(fmt.small[0], env={**NO_JOB_DELAY, **fmt.sandbox_env})
+    try:
+        return run_tap(sandbox, fmt, fmt.config(sandbox.base, fmt.small), folder, "tap_perfreports")
+    finally:
+        sandbox.close()
 
 
 def print_throughput(results: dict[str, dict[str, Run]]) -> None:
@@ -200,80 +139,71 @@ def print_throughput(results: dict[str, dict[str, Run]]) -> None:
           "| shipped / SDK defaults | shipped / limit |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
     for name, runs in results.items():
-        shipped, baseline, limit, alone = (runs[k] for k in ("shipped", "baseline", "limit",
-                                                             "sandbox"))  # fmt: skip
+        shipped, baseline, bare, alone = (runs[k] for k in ("shipped", "baseline", "limit",
+                                                            "sandbox"))  # fmt: skip
         print(
             f"| {name} | {shipped.rows:,} | {shipped.rate:,.0f}/s ({shipped.seconds:.1f} s) "
-            f"| {baseline.rate:,.0f}/s ({baseline.seconds:.1f} s) | {limit.rate:,.0f}/s "
-            f"| {alone.rate:,.0f}/s | {shipped.rate / baseline.rate:.2f}x "
-            f"| {shipped.rate / limit.rate:.2f} |"
+            f"| {baseline.rate:,.0f}/s ({baseline.seconds:.1f} s) | {bare.rate:,.0f}/s "
+            f"| {alone.rate:,.0f}/s | **{shipped.rate / baseline.rate:.2f}x** "
+            f"| {shipped.rate / bare.rate:.2f} |"
+        )
+    for name, runs in results.items():
+        if runs["limit"].rows != runs["shipped"].rows:
+            print(f"\n(!) {name}: the bare loop wrote {runs['limit'].rows:,} rows, the sandbox "
+                  f"served {runs['shipped'].rows:,}")  # fmt: skip
+
+
+def print_memory(small: dict[str, Run], results: dict[str, dict[str, Run]]) -> None:
+    print("\n## 2. Peak memory (RSS) of the tap as shipped\n")
+    print("| format | rows | peak RSS | rows | peak RSS | growth |")
+    print("|---|---|---|---|---|---|")
+    for name, low in small.items():
+        high = results[name]["shipped"]
+        print(
+            f"| {name} | {low.rows:,} | {low.peak_mb:.1f} MB | {high.rows:,} | "
+            f"{high.peak_mb:.1f} MB | {high.peak_mb / low.peak_mb - 1:+.0%} |"
         )
 
 
-def memory(fmt_small: Format, fmt_large: Format, folder: str) -> tuple[Run, Run]:
-    runs = []
-    for fmt in (fmt_small, fmt_large):
-        sandbox = SandboxProcess(fmt.scale, env={mintegral_sandbox.DELAY_ENV: "0"})
-        try:
-            runs.append(run_tap(sandbox, fmt.config(sandbox.base), folder, "tap_perfreports"))
-        finally:
-            sandbox.close()
-    return runs[0], runs[1]
+# 3: latency-bound backfills
 
 
-# Latency-bound backfills
-
-LATENCY_CONFIGS: dict[str, t.Callable[[str], tuple[dict, int]]] = {}
-
-
-def latency_config(name: str):
-    def register(function):
-        LATENCY_CONFIGS[name] = function
-        return function
-
-    return register
-
-
-@latency_config("Infinity")
 def _infinity_latency(base: str) -> tuple[dict, int]:
     """The sandbox's installations x 12 windows of 31 days, one page each, plus the
     request that lists the installations."""
     config = {
         "infinity": {
             "api_url": f"{base}/infinity/reports/v2",
-            "reports": [{"name": "triggers", "route": INFINITY_ROUTE, "display": ["act"]}],
+            "reports": [{"name": "triggers", "route": "triggers/all", "display": ["act"]}],
         }
     }
     return config, 12 * len(infinity_sandbox.INSTALLATIONS) + 1
 
 
-@latency_config("CityGrid")
 def _citygrid_latency(base: str) -> tuple[dict, int]:
     """3 codes x 3 view types, each with the fewest presets that cover the year (the
     tap's own choice: its one-at-a-time count is printed as the minimum)."""
-    config = {"citygrid": {"api_url": f"{base}/citygrid"}}
-    return config, -1  # minimum: computed by the tap's own preset choice, printed below
+    return {"citygrid": {"api_url": f"{base}/citygrid"}}, -1
 
 
-@latency_config("Adobe Target")
 def _adobe_latency(base: str) -> tuple[dict, int]:
     """2 campaigns x 3 metric types x 12 windows of 31 days; 3 streams share each."""
     return {"adobe_target": {"api_url": f"{base}/adobe_target/api"}}, 2 * 3 * 12
 
 
+LATENCY_BACKFILLS = {
+    "Infinity": _infinity_latency,
+    "CityGrid": _citygrid_latency,
+    "Adobe Target": _adobe_latency,
+}
+
+
 def latency(folder: str) -> dict[str, tuple[Run, Run, int, int, int]]:
     results = {}
-    for name, make in LATENCY_CONFIGS.items():
+    for name, make in LATENCY_BACKFILLS.items():
         sandbox = SandboxProcess(1)
         try:
-            urllib.request.urlopen(  # noqa: S310 - loopback control route
-                urllib.request.Request(  # noqa: S310
-                    f"{sandbox.base}/_sandbox/faults",
-                    data=json.dumps({"latency": 0.2}).encode(),
-                    method="POST",
-                ),
-                timeout=30,
-            ).close()
+            sandbox.control("faults", "POST", {"latency": 0.2})
             vendor_config, minimum = make(sandbox.base)
             vendor = next(iter(vendor_config))
             runs = []
@@ -299,38 +229,74 @@ def latency(folder: str) -> dict[str, tuple[Run, Run, int, int, int]]:
     return results
 
 
+# 4: a backfill under Plum Voice's rate limit
+
+PLUM_LIMIT, PLUM_WINDOW_SECONDS = 20, 2
+PLUM_PHONES = 30
+
+
+def rate_limited(folder: str) -> tuple[Run, int, float]:
+    """30 phones x 2 windows of 366 days = 60 requests at 20 per 2 s: at least 2 windows
+    of waiting. Returns the run, the 429s it met, and the least time the limit allows."""
+    env = {plum_sandbox.RATE_LIMIT_ENV: f"{PLUM_LIMIT}/{PLUM_WINDOW_SECONDS}"}
+    sandbox = SandboxProcess(PLUM_PHONES // len(plum_sandbox.PHONES), env=env)
+    try:
+        config = {
+            "sandbox": True,
+            "start_date": "2024-01-01",
+            "end_date": "2025-12-31",
+            "plumvoice": {
+                "api_url": f"{sandbox.base}/plumvoice/api",
+                "phones": list(plum_sandbox.phones(PLUM_PHONES // len(plum_sandbox.PHONES))),
+                "window_seconds": PLUM_WINDOW_SECONDS,
+            },
+        }
+        path = Path(folder, "config.json")
+        path.write_text(json.dumps(config))
+        seconds, peak = measure_tap(path)
+        ledger = sandbox.control("ledger")["requests"]
+    finally:
+        sandbox.close()
+    refused = sum(1 for r in ledger if r["status"] == 429)
+    minimum = PLUM_PHONES * 2
+    fewest_seconds = (math.ceil(minimum / PLUM_LIMIT) - 1) * PLUM_WINDOW_SECONDS
+    return Run(0, seconds, peak / 1024, len(ledger), minimum), refused, fewest_seconds
+
+
+def print_requests(results: dict[str, dict[str, Run]], plum: tuple[Run, int, float]) -> None:
+    print("\n## 4. Requests made against the minimum the API allows\n")
+    print("| backfill | requests | minimum | polls (Mintegral jobs) |")
+    print("|---|---|---|---|")
+    for name, runs in results.items():
+        shipped = runs["shipped"]
+        polls = str(shipped.polls) if name.startswith("Mintegral") else ""
+        print(f"| {name} | {shipped.requests:,} | {shipped.minimum:,} | {polls} |")
+    run, refused, fewest = plum
+    print(
+        f"| Plum Voice, {PLUM_PHONES} phones x 2 years under {PLUM_LIMIT} requests per "
+        f"{PLUM_WINDOW_SECONDS} s | {run.requests} ({refused} answered 429) | {run.minimum} | |"
+    )
+    print(f"\nThe rate-limited backfill took {run.seconds:.1f} s; the limit allows no less "
+          f"than {fewest:.0f} s.")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a tenth of the volume")
+    parser.add_argument("--only", help="formats whose name contains this text")
     args = parser.parse_args()
-    tenth = 10 if args.quick else 1
     started = time.perf_counter()
+    formats = [
+        f
+        for f in all_formats(10 if args.quick else 1)
+        if not args.only or args.only.lower() in f.name.lower()
+    ]
     with tempfile.TemporaryDirectory() as folder:
-        # ~1,000,000 rows each (Infinity: 2 installations x 250 days x ~40 x scale)
-        large = {
-            "Infinity JSON lines": infinity_format(250, 50 // tenth),
-            "Mintegral TSV": mintegral_format(140, 100 // tenth),
-        }
-        small = {
-            "Infinity JSON lines": infinity_format(25, 50 // tenth),
-            "Mintegral TSV": mintegral_format(14, 100 // tenth),
-        }
-        # Memory first: the limit loop below holds bodies in this process, and a child
-        # forked from a large process starts with a large resident set.
-        memory_rows = {name: memory(small[name], fmt, folder) for name, fmt in large.items()}
-        results = {name: throughput(fmt, folder) for name, fmt in large.items()}
+        small = {fmt.name: memory_small(fmt, folder) for fmt in formats}
+        results = {fmt.name: throughput(fmt, folder) for fmt in formats}
         print_throughput(results)
-
-        print("\n## 2. Peak memory of the tap as shipped\n")
-        print("| format | rows | peak RSS | rows x10 | peak RSS | growth |")
-        print("|---|---|---|---|---|---|")
-        for name, (low, high) in memory_rows.items():
-            print(
-                f"| {name} | {low.rows:,} | {low.peak_mb:.1f} MB | {high.rows:,} | "
-                f"{high.peak_mb:.1f} MB | {high.peak_mb / low.peak_mb - 1:+.0%} |"
-            )
-
-        print("\n## 3 and 4. Latency-bound backfills (200 ms per response), requests made\n")
+        print_memory(small, results)
+        print("\n## 3. Latency-bound backfills (200 ms per response)\n")
         print("| backfill (one year) | 1 at a time | max_concurrent_requests 8 | ratio "
               "| requests (1 / 8) | minimum |")  # fmt: skip
         print("|---|---|---|---|---|---|")
@@ -339,7 +305,9 @@ def main() -> None:
                 f"| {name} | {one.seconds:.1f} s | {eight.seconds:.1f} s | "
                 f"{eight.seconds / one.seconds:.2f} | {n1} / {n8} | {minimum} |"
             )
-    print(f"\n(one run, {math.ceil(time.perf_counter() - started)} s in all)")
+        print_requests(results, rate_limited(folder))
+    print(f"\n(one run, {math.ceil(time.perf_counter() - started)} s in all, "
+          f"on {os.cpu_count()} cores)")  # fmt: skip
 
 
 if __name__ == "__main__":

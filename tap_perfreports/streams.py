@@ -29,6 +29,15 @@ if t.TYPE_CHECKING:
     from tap_perfreports.writer import BufferedSingerWriter
 
 
+#: A STATE message carries every partition's bookmark. With thousands of partitions (one
+#: per CityGrid publisher code and view type, say), one per window would cost more than
+#: the records and grow with the square of the partitions. So past SMALL_STATE bookmarks,
+#: a window's STATE waits until RECORDS_PER_BOOKMARK records per bookmark were written
+#: since the last one; the stream's final STATE is always written.
+SMALL_STATE = 64
+RECORDS_PER_BOOKMARK = 4
+
+
 class ReportStream(Stream):
     """A vendor report extracted in windows of at most `max_window_days` days.
 
@@ -162,12 +171,26 @@ class ReportStream(Stream):
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = day.isoformat()
         self.state_manager.is_flushed = False
-        self._write_state_message()
+        bookmarks = self.bookmark_count()
+        tap = t.cast("TapPerfReports", self._tap)
+        if bookmarks <= SMALL_STATE or tap.records_since_state >= RECORDS_PER_BOOKMARK * bookmarks:
+            self._write_state_message()
+
+    def bookmark_count(self) -> int:
+        """How many bookmarks the tap's STATE holds (partitions, or one per stream)."""
+        streams = self.tap_state.get("bookmarks", {}).values()
+        return sum(len(stream.get("partitions") or ()) or 1 for stream in streams)
+
+    def _write_state_message(self) -> None:
+        if not self.state_manager.is_flushed:
+            t.cast("TapPerfReports", self._tap).records_since_state = 0
+        super()._write_state_message()
 
     def _write_record_message(self, record: dict) -> None:
         """The SDK's per-record path builds a message object, drops deselected fields,
         conforms types and applies stream maps. When none of that can change the record,
         the writer encodes it directly; otherwise the SDK's path runs."""
+        t.cast("TapPerfReports", self._tap).records_since_state += 1
         if self._writes_records_directly:
             writer = t.cast("BufferedSingerWriter", self._tap.message_writer)
             writer.write_record(self.name, record, self._stream_version)

@@ -64,6 +64,8 @@ class TapPerfReports(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         #: Failures that must fail the run, but only after every other stream has synced.
         self.deferred_failures: list[str] = []
+        #: RECORD messages written since the last STATE message (`ReportStream.checkpoint`).
+        self.records_since_state = 0
         super().__init__(*args, **kwargs)
 
     def defer_failure(self, message: str) -> None:

@@ -27,6 +27,8 @@ CLIENT = "sandboxclient"
 EMAIL = "sandbox@target.example"
 PASSWORD = "sandbox-target-Secret"  # noqa: S105 - the sandbox's own documented login
 CAMPAIGNS = (7, 11)
+#: First of the campaign ids `scale` adds after CAMPAIGNS (benchmarks).
+SCALED_CAMPAIGNS_FROM = 1001
 SEGMENTS = {"0": "Segment 1", "1": "Segment 2"}
 ENVIRONMENTS = ("Production", "Staging")
 RESOLUTIONS = ("hour", "day", "week", "month")
@@ -132,6 +134,12 @@ def sample(
     return result
 
 
+def campaigns(scale: int = 1) -> tuple[int, ...]:
+    """The login's campaigns: CAMPAIGNS, and as many again per step of `scale`."""
+    extra = len(CAMPAIGNS) * (scale - 1)
+    return CAMPAIGNS + tuple(range(SCALED_CAMPAIGNS_FROM, SCALED_CAMPAIGNS_FROM + extra))
+
+
 def utc_text(moment: dt.datetime) -> str:
     """A sample start as the tap emits it (sandbox times are UTC)."""
     return moment.replace(tzinfo=dt.UTC).isoformat()
@@ -139,6 +147,8 @@ def utc_text(moment: dt.datetime) -> str:
 
 class AdobeTargetEmulator:
     key = "adobe_target"
+    #: Multiplies the login's campaigns (`tap-perfreports-sandbox --scale`).
+    scale = 1
 
     def __init__(self) -> None:
         self.malformed = False
@@ -174,7 +184,7 @@ class AdobeTargetEmulator:
             query = ReportQuery.from_request(request)
         except ValueError as exc:
             return error(str(exc), 400)
-        if query.campaign not in CAMPAIGNS:
+        if query.campaign not in campaigns(self.scale):
             return error(f"Campaign {query.campaign} not found.", 404)
         return self.report(query)
 

@@ -14,6 +14,7 @@ none on some days; no placement parameter merges every placement of the code.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import typing as t
 from zoneinfo import ZoneInfo
@@ -36,6 +37,14 @@ PLACEMENTS = {
     "1234567": ("placement_1",),
 }
 ALL = "all"
+
+
+def placements(scale: int = 1) -> dict[str, tuple[str, ...]]:
+    """The login's codes: PLACEMENTS, and as many again per step of `scale` (benchmarks)."""
+    extra = len(PLACEMENTS) * (scale - 1)
+    return {**PLACEMENTS, **{f"pub_{n:05d}": ("placement_1", "placement_2") for n in range(extra)}}
+
+
 METRICS = {
     "overall": ("billable_connections", "revenue", "cpc", "ltc", "ltc_revenue"),
     "ads": (
@@ -154,6 +163,12 @@ class CityGridEmulator:
     now: dt.datetime | None = None
     #: Codes the login lists but may not read (access revoked): 403.
     forbidden: frozenset[str] = frozenset()
+    #: Multiplies the login's publisher codes (`tap-perfreports-sandbox --scale`).
+    scale = 1
+
+    @functools.cached_property
+    def placements(self) -> dict[str, tuple[str, ...]]:
+        return placements(self.scale)
 
     def clock(self) -> dt.datetime:
         return self.now or frozen_now() or dt.datetime.now(dt.UTC)
@@ -226,18 +241,21 @@ class CityGridEmulator:
         if span is None:
             raise BadRequest(f"invalid report_time {preset}")
         code = request.param("publisher_code")
-        if code is not None and (code not in PLACEMENTS or code in self.forbidden):
+        if code is not None and (code not in self.placements or code in self.forbidden):
             raise PermissionError(f"no access to publisher code {code}")
-        codes = [code] if code else list(PLACEMENTS)
+        codes = [code] if code else list(self.placements)
         return codes, request.params("placement"), view, span[0], span[1]
 
-    @staticmethod
-    def _merged(codes: list[str], placements: list[str], view: str, day: dt.date) -> dict | None:
+    def _merged(
+        self, codes: list[str], placements: list[str], view: str, day: dt.date
+    ) -> dict | None:
         """Rows of several codes add up: counts summed, rates recomputed."""
         if len(codes) == 1:
-            return daily_row(codes[0], placements or PLACEMENTS[codes[0]], view, day)
+            return daily_row(codes[0], placements or self.placements[codes[0]], view, day)
         parts = [
-            placement_counts(c, p, view, day) for c in codes for p in placements or PLACEMENTS[c]
+            placement_counts(c, p, view, day)
+            for c in codes
+            for p in placements or self.placements[c]
         ]
         parts = [part for part in parts if part]
         if not parts:

@@ -16,6 +16,7 @@ a sandbox started inside the tap with the environment variable `RATE_LIMIT_ENV`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import os
 import re
@@ -37,6 +38,8 @@ from tap_perfreports.sandbox.emulator import (
 USERNAME = "sandbox-plumvoice-login"
 PASSWORD = "sandbox-plumvoice-temporary-secret"  # noqa: S105 - the sandbox's own login
 PHONES = ("6175550100", "6175550101", "6175550102", "6175550103", "6175550104")
+#: First of the numbers `scale` adds after PHONES (benchmarks).
+SCALED_PHONES_FROM = 6175560000
 ALL = "ALL"
 ACCOUNT_TZ = ZoneInfo("America/New_York")
 PERIODS = ("day", "week", "month")
@@ -65,10 +68,19 @@ class DayTotals:
     page_load_seconds: float
 
 
-def day_totals(phone: str, day: dt.date) -> DayTotals:
-    """One number's totals for one local day; `ALL` is the sum over every number."""
+def phones(scale: int = 1) -> tuple[str, ...]:
+    """The account's numbers: PHONES, and as many again per step of `scale` (benchmarks)."""
+    extra = len(PHONES) * (scale - 1)
+    return PHONES + tuple(str(SCALED_PHONES_FROM + n) for n in range(extra))
+
+
+@functools.lru_cache(maxsize=1 << 20)
+def day_totals(phone: str, day: dt.date, scale: int = 1) -> DayTotals:
+    """One number's totals for one local day; `ALL` is the sum over every number.
+
+    Kept once computed: a benchmark's second pass then measures serving, not generating."""
     if phone == ALL:
-        parts = [day_totals(p, day) for p in PHONES]
+        parts = [day_totals(p, day) for p in phones(scale)]
         return DayTotals(
             sum(p.calls for p in parts),
             sum(p.js_errors for p in parts),
@@ -114,6 +126,8 @@ def metrics(
     start: dt.date,
     first: dt.date | None = None,
     last: dt.date | None = None,
+    *,
+    scale: int = 1,
 ) -> dict[str, int | float]:
     """The six metrics of the period starting on `start`, over its days in [first, last].
 
@@ -122,7 +136,7 @@ def metrics(
     days_from = max(start, first) if first else start
     days_to = min(period_end(start, period), last) if last else period_end(start, period)
     days = (days_to - days_from).days + 1
-    totals = [day_totals(phone, days_from + dt.timedelta(n)) for n in range(days)]
+    totals = [day_totals(phone, days_from + dt.timedelta(n), scale) for n in range(days)]
     calls = sum(d.calls for d in totals)
     js_errors = sum(d.js_errors for d in totals)
     fetch_errors = sum(d.fetch_errors for d in totals)
@@ -162,6 +176,12 @@ class BadParameter(Exception):
 
 class PlumVoiceEmulator:
     key = "plumvoice"
+    #: Multiplies the account's phone numbers (`tap-perfreports-sandbox --scale`).
+    scale = 1
+
+    @functools.cached_property
+    def numbers(self) -> frozenset[str]:
+        return frozenset(phones(self.scale))
 
     def __init__(self, clock: t.Callable[[], float] = time.time) -> None:
         self.requests_per_window = DOCUMENTED_LIMIT
@@ -241,7 +261,7 @@ class PlumVoiceEmulator:
         except BadParameter as exc:
             return self._error(400, f"Invalid {exc} parameter.", wants_xml, headers)
         starts = period_starts(first, last, period)
-        table = {s: metrics(phone, period, s, first, last) for s in starts}
+        table = {s: metrics(phone, period, s, first, last, scale=self.scale) for s in starts}
         keys = [
             (phone, period, dt.datetime.fromtimestamp(local_midnight(s), dt.UTC).isoformat())
             for s in starts
@@ -255,9 +275,8 @@ class PlumVoiceEmulator:
             [Served(TABLE, keys)],
         )
 
-    @staticmethod
     def _parameters(
-        start: str, end: str, period: str, phone: str
+        self, start: str, end: str, period: str, phone: str
     ) -> tuple[dt.date, dt.date, str, str]:
         def date(text: str, name: str) -> dt.date:
             if not re.fullmatch(r"\d{8}", text):
@@ -272,7 +291,7 @@ class PlumVoiceEmulator:
             raise BadParameter("end")
         if period not in PERIODS:
             raise BadParameter("period")
-        if phone != ALL and phone not in PHONES:
+        if phone != ALL and phone not in self.numbers:
             raise BadParameter("phone")
         return first, last, period, phone
 

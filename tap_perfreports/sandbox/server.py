@@ -83,6 +83,9 @@ def start_sandbox(port: int = 0, *, record_keys: bool = True) -> SandboxServer:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    #: Headers and body go out in separate writes; with Nagle's algorithm on, a kept-alive
+    #: connection then waits for the client's delayed ACK (40 ms) on every response.
+    disable_nagle_algorithm = True
     server: SandboxServer
 
     def log_message(self, format: str, *args: t.Any) -> None:
