@@ -1,7 +1,7 @@
 """The same tap with the SDK's defaults: the benchmark's baseline.
 
 - the SDK's default Singer writer (stdlib json, a flush per message);
-- its per-record path (message objects, recursive type conformance);
+- its per-record path (child contexts, message objects, recursive type conformance);
 - whole-body parsing: each response is read into memory at once, as `response.content`
   would, and JSON is decoded with the standard library, as `response.json()` would.
 """
@@ -13,6 +13,7 @@ import json
 import types
 import typing as t
 
+from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
 
@@ -47,6 +48,7 @@ def whole_body(self: HttpClient, request: Request) -> t.IO[bytes]:
 
 
 ReportStream.TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.RECURSIVE
+ReportStream._process_record = Stream._process_record  # type: ignore[method-assign]
 HttpClient.send = whole_body  # type: ignore[method-assign]
 for module in (citygrid, infinity, plumvoice):
     module.msgspec = STDLIB_JSON  # type: ignore[attr-defined]

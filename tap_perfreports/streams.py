@@ -186,6 +186,22 @@ class ReportStream(Stream):
             t.cast("TapPerfReports", self._tap).records_since_state = 0
         super()._write_state_message()
 
+    def _process_record(
+        self,
+        record: dict,
+        child_context: t.Mapping[str, t.Any] | None = None,
+        partition_context: t.Mapping[str, t.Any] | None = None,
+    ) -> None:
+        """The SDK copies the partition context into the record and, for each record,
+        builds and copies a child context; these streams have no children, so only the
+        first is done."""
+        if self.child_streams:
+            super()._process_record(record, child_context, partition_context)
+            return
+        for key, value in (partition_context or {}).items():
+            if key not in record:
+                record[key] = value
+
     def _write_record_message(self, record: dict) -> None:
         """The SDK's per-record path builds a message object, drops deselected fields,
         conforms types and applies stream maps. When none of that can change the record,

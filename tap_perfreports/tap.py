@@ -20,7 +20,7 @@ from tap_perfreports.errors import ConfigError, RequestFailed, TapPerfReportsErr
 from tap_perfreports.vendor import Vendor, VendorConfig
 from tap_perfreports.vendors import VENDORS
 from tap_perfreports.windows import latest_complete_day
-from tap_perfreports.writer import BufferedSingerWriter
+from tap_perfreports.writer import BufferedSingerWriter, EncodedStateWriter
 
 if t.TYPE_CHECKING:
     from tap_perfreports.sandbox.server import SandboxServer
@@ -67,6 +67,8 @@ class TapPerfReports(Tap):
         #: RECORD messages written since the last STATE message (`ReportStream.checkpoint`).
         self.records_since_state = 0
         super().__init__(*args, **kwargs)
+        if isinstance(self.message_writer, BufferedSingerWriter):
+            self._state_writer = EncodedStateWriter(self.message_writer)
 
     def defer_failure(self, message: str) -> None:
         """Fail the run at its end with `message`: one vendor's partial refusal (a code

@@ -14,9 +14,11 @@ import sys
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
+from singer_sdk.helpers._state import StateWriter
 from singer_sdk.singerlib import SingerMessageType
 
 if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import TapState
     from singer_sdk.singerlib import Message
 
 #: Bytes of records held before they are written.
@@ -48,8 +50,30 @@ class BufferedSingerWriter(MsgSpecWriter):
         if len(self._pending) >= BUFFER_BYTES:
             self.flush()
 
+    def write_line(self, line: bytes) -> None:
+        """A message encoded already, written at once (after the records before it)."""
+        self._pending += line
+        self.flush()
+
     def flush(self) -> None:
         if self._pending:
             sys.stdout.buffer.write(self._pending)
             self._pending.clear()
         sys.stdout.flush()
+
+
+class EncodedStateWriter(StateWriter):
+    """The SDK's StateWriter deep-copies the whole state after each STATE message, to skip
+    an unchanged one next time; with thousands of partitions that copy costs more than the
+    records. Here the encoded message is what is kept and compared."""
+
+    def __init__(self, message_writer: BufferedSingerWriter) -> None:
+        super().__init__(message_writer)
+        self._writer = message_writer
+        self._last_line = b""
+
+    def write_state(self, state: TapState) -> None:
+        line = encoder.encode({"type": "STATE", "value": state}) + b"\n"
+        if line != self._last_line:
+            self._writer.write_line(line)
+            self._last_line = line

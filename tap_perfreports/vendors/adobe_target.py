@@ -16,6 +16,7 @@ that was needed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 import tempfile
@@ -26,7 +27,7 @@ import msgspec
 from lxml import etree
 from singer_sdk import typing as th
 
-from tap_perfreports.casting import casts_for
+from tap_perfreports.casting import Cast, casts_for
 from tap_perfreports.errors import ConfigError, ParseError, PermanentError, TransientError
 from tap_perfreports.http import HttpClient, VendorErrors
 from tap_perfreports.sandbox import adobe_target as sandbox
@@ -109,6 +110,17 @@ STREAMS: dict[str, tuple[dict, list[str]]] = {
     ),
 }
 CASTS = {name: casts_for(schema) for name, (schema, _) in STREAMS.items()}
+#: The columns every row of a recipe shares, and each stream's own columns.
+GRAIN_NAMES = tuple(prop.name for prop in GRAIN)
+GRAIN_CASTS = [(name, CASTS["adobe_target_recipes"][name]) for name in GRAIN_NAMES]
+OWN_CASTS = {
+    stream: [(name, cast) for name, cast in casts.items() if name not in GRAIN_NAMES]
+    for stream, casts in CASTS.items()
+}
+#: Grain columns are required of every stream, and checked once per grain.
+REQUIRED = {
+    stream: [k for k in keys if k not in GRAIN_NAMES] for stream, (_, keys) in STREAMS.items()
+}
 
 
 # Windows
@@ -307,17 +319,38 @@ def inside(state: Mapping[str, t.Any], parent: str, tag: object) -> dict[str, t.
 
 
 def typed(stream: str, row: Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """A row cast to its stream's schema; a value that is not its type is a ParseError."""
-    casts = CASTS[stream]
-    out = {}
-    for name, value in row.items():
-        try:
-            out[name] = casts[name](value.strip() if isinstance(value, str) else value)
-        except ParseError as exc:
-            raise ParseError(f"{name}: {exc}") from None
-    for name in STREAMS[stream][1]:
+    """A row cast to its stream's schema; a value that is not its type is a ParseError.
+
+    A recipe's rows share their grain (a dozen rows per recipe), so it is cast once."""
+    out = dict(_typed_grain(tuple(map(row.get, GRAIN_NAMES))))
+    out.update(_typed(OWN_CASTS[stream], row))
+    for name in REQUIRED[stream]:
         if out.get(name) is None:
             raise ParseError(f"{stream}: {name} is missing in {row!r}")
+    return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _typed_grain(values: tuple[t.Any, ...]) -> dict[str, t.Any]:
+    """The grain columns cast (read only: `typed` copies it)."""
+    grain = _typed(GRAIN_CASTS, dict(zip(GRAIN_NAMES, values, strict=True)))
+    for name in GRAIN_KEYS:
+        if grain.get(name) is None:
+            raise ParseError(f"{name} is missing in {grain!r}")
+    return grain
+
+
+def _typed(casts: list[tuple[str, Cast]], row: Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The columns of `casts` that `row` has, cast (text stripped first)."""
+    out = {}
+    name = ""
+    try:
+        for name, cast in casts:
+            if name in row:
+                value = row[name]
+                out[name] = cast(value.strip() if type(value) is str else value)
+    except ParseError as exc:
+        raise ParseError(f"{name}: {exc}") from None
     return out
 
 
@@ -433,8 +466,11 @@ class SharedReports:
     def _read(self, stream: str, start: int, end: int) -> Iterator[dict]:
         spool = self._files[stream]
         spool.seek(start)
-        while spool.tell() < end:
-            yield msgspec.json.decode(spool.readline())
+        left = end - start
+        while left > 0:
+            line = spool.readline()
+            left -= len(line)
+            yield msgspec.json.decode(line)
 
 
 class AdobeTargetStream(ReportStream):

@@ -179,39 +179,54 @@ def xml_series(body: t.IO[bytes]) -> dict[str, dict[str, t.Any]]:
     return series
 
 
-def unpivot(series: Mapping[str, Mapping[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
-    """One typed row per period from metric -> {timestamp: value}, oldest first.
+def unpivot(
+    series: Mapping[str, Mapping[str, t.Any]], columns: Mapping[str, t.Any] | None = None
+) -> Iterator[dict[str, t.Any]]:
+    """One typed row per period from metric -> {timestamp: value}, oldest first, each
+    starting with `columns` (the partition's).
 
     Each value is looked up by its own timestamp, so a metric (or a period) missing
     from the response leaves that cell null instead of shifting values between rows.
     Metrics this tap does not know are ignored.
     """
     by_stamp: dict[int, dict[str, t.Any]] = {}
+    seconds_of: dict[str, int] = {}  # every metric repeats the same timestamps
     for metric, values in series.items():
         if metric not in METRICS:
             continue
+        cast = CASTS[metric]
         for stamp, value in values.items():
-            try:
-                seconds = to_int(stamp)
-            except ParseError:
-                seconds = None
+            seconds = seconds_of.get(stamp)
             if seconds is None:
-                raise ParseError(f"{metric}: {stamp!r} is not a Unix timestamp")
+                seconds = seconds_of[stamp] = _unix_seconds(metric, stamp)
+                by_stamp.setdefault(seconds, {})
             try:
-                by_stamp.setdefault(seconds, {})[metric] = CASTS[metric](value)
+                by_stamp[seconds][metric] = cast(value)
             except ParseError as exc:
                 raise ParseError(f"{metric} at {stamp}: {exc}") from None
+    empty = {**(columns or {}), "period_start": None, **dict.fromkeys(METRICS)}
+    to_start = CASTS["period_start"]
     for seconds in sorted(by_stamp):
-        row = by_stamp[seconds]
-        yield {
-            "period_start": CASTS["period_start"](seconds),
-            **{metric: row.get(metric) for metric in METRICS},
-        }
+        row = {**empty, **by_stamp[seconds]}
+        row["period_start"] = to_start(seconds)
+        yield row
 
 
-def parse_performance(body: t.IO[bytes]) -> Iterator[dict[str, t.Any]]:
-    """Typed rows (without phone and period) from a JSON or XML performance body."""
-    return unpivot(xml_series(body) if sniff_xml(body) else json_series(body))
+def _unix_seconds(metric: str, stamp: t.Any) -> int:
+    try:
+        seconds = to_int(stamp)
+    except ParseError:
+        seconds = None
+    if seconds is None:
+        raise ParseError(f"{metric}: {stamp!r} is not a Unix timestamp")
+    return seconds
+
+
+def parse_performance(
+    body: t.IO[bytes], columns: Mapping[str, t.Any] | None = None
+) -> Iterator[dict[str, t.Any]]:
+    """Typed rows from a JSON or XML performance body, each starting with `columns`."""
+    return unpivot(xml_series(body) if sniff_xml(body) else json_series(body), columns)
 
 
 # Errors
@@ -311,8 +326,9 @@ class PerformanceStream(ReportStream):
         request = self.request(context, window)
         with self.client.send(request) as body:
             try:
-                for row in parse_performance(body):
-                    yield {"phone": context["phone"], "period": self.period, **row}
+                yield from parse_performance(
+                    body, {"phone": context["phone"], "period": self.period}
+                )
             except ParseError as exc:
                 raise ParseError(f"{request.where}: unreadable response ({exc}).") from None
 
