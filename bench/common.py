@@ -50,19 +50,21 @@ class SandboxProcess:
 
 
 def measure_tap(config_path: Path, module: str = "tap_perfreports") -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one tap process writing to /dev/null."""
-    log = config_path.with_suffix(".log")
+    """Wall seconds and peak RSS (KiB, see `bench/peak.py`) of one tap process writing to
+    /dev/null."""
+    log, peak = config_path.with_suffix(".log"), config_path.with_suffix(".peak")
     started = time.perf_counter()
     with open(os.devnull, "wb") as sink, log.open("wb") as errors:
-        process = subprocess.Popen(
-            [sys.executable, "-m", module, "--config", str(config_path)],
+        status = subprocess.run(
+            [sys.executable, "-m", "bench.peak", module, "--config", str(config_path)],
             stdout=sink,
             stderr=errors,
             cwd=REPO,
-        )
-        _, status, usage = os.wait4(process.pid, 0)
+            env={**os.environ, "BENCH_PEAK_FILE": str(peak)},
+            check=False,
+        ).returncode
     elapsed = time.perf_counter() - started
     if status != 0:
         tail = log.read_text(errors="replace").splitlines()[-5:]
         raise SystemExit(f"{module} failed with status {status}:\n" + "\n".join(tail))
-    return elapsed, usage.ru_maxrss
+    return elapsed, int(peak.read_text())

@@ -1,9 +1,10 @@
-"""The vendor formats `bench/run.py` measures: how to configure the tap at two sizes, which
+"""The vendor formats `bench/run.py` measures: how to configure the tap for a share, which
 sandbox requests carry rows, and the limit for each (a bare loop that parses the same
 bodies and writes Singer RECORD lines with msgspec, the fastest JSON encoder at hand).
 
-Sizes are (sandbox scale, days); the large one holds about 1,000,000 rows and the small
-one about a tenth of that.
+Each format runs against a sandbox at one scale; `config(base, share)` extracts `share`
+of its full volume (about 1,000,000 rows) by taking fewer days, or fewer of the
+partitions the scale adds (publisher codes, phones, campaigns).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from tap_perfreports.sandbox import mintegral as mintegral_sandbox
 from tap_perfreports.sandbox import plumvoice as plum_sandbox
 from tap_perfreports.vendors.mintegral import auth_headers
 
-Size = tuple[int, int]
 Ledger = list[dict[str, t.Any]]
 
 INFINITY_ROUTE = "triggers/all"
@@ -44,13 +44,13 @@ ADOBE_METRIC_TYPES = 3
 
 
 class Format(t.NamedTuple):
-    """One vendor format: the tap's config at a size, and how to read its bodies."""
+    """One vendor format: the tap's config for a share of it, and how to read its bodies."""
 
     name: str
     vendor: str
-    small: Size
-    large: Size
-    config: t.Callable[[str, Size], dict]
+    #: the sandbox's --scale
+    scale: int
+    config: t.Callable[[str, float], dict]
     #: Whether a ledger request's body holds rows (the bodies the limit loop parses)
     carries_rows: t.Callable[[dict], bool]
     headers: t.Callable[[dict], dict[str, str]]
@@ -64,9 +64,13 @@ class Format(t.NamedTuple):
         return sum(1 for r in ledger if r["vendor"] == self.vendor)
 
 
-def day(start: str, days: int) -> str:
-    """The last day of `days` days from `start`."""
-    return (dt.date.fromisoformat(start) + dt.timedelta(days=days - 1)).isoformat()
+def day(start: str, days: float) -> str:
+    """The last day of `days` days (rounded) from `start`."""
+    return (dt.date.fromisoformat(start) + dt.timedelta(days=round(days) - 1)).isoformat()
+
+
+def share_of(items: t.Sequence[t.Any], share: float) -> list[t.Any]:
+    return list(items[: max(1, round(len(items) * share))])
 
 
 _encode = msgspec.json.Encoder().encode_into
@@ -88,11 +92,11 @@ def _write(records: t.Iterable[dict], sink: t.IO[bytes]) -> int:
 
 
 def infinity(days: int = 250, scale: int = 50) -> Format:
-    def config(base: str, size: Size) -> dict:
+    def config(base: str, share: float) -> dict:
         return {
             "sandbox": True,
             "start_date": "2026-01-01",
-            "end_date": day("2026-01-01", size[1]),
+            "end_date": day("2026-01-01", days * share),
             "infinity": {
                 "api_url": f"{base}/infinity/reports/v2",
                 "igrps": list(infinity_sandbox.INSTALLATIONS),
@@ -114,8 +118,7 @@ def infinity(days: int = 250, scale: int = 50) -> Format:
     return Format(
         "Infinity JSON lines",
         "infinity",
-        (scale, days // 10),
-        (scale, days),
+        scale,
         config,
         lambda r: r["vendor"] == "infinity" and "/triggers/" in r["path"],
         lambda r: {"Authorization": "Basic " + base64.b64encode(login).decode()},
@@ -128,11 +131,11 @@ def infinity(days: int = 250, scale: int = 50) -> Format:
 
 
 def mintegral(days: int = 140, scale: int = 260) -> Format:
-    def config(base: str, size: Size) -> dict:
+    def config(base: str, share: float) -> dict:
         return {
             "sandbox": True,
             "start_date": "2026-06-01",
-            "end_date": day("2026-06-01", size[1]),
+            "end_date": day("2026-06-01", days * share),
             "mintegral": {
                 "api_url": f"{base}/mintegral/api/v2",
                 "max_concurrent_jobs": 8,
@@ -163,8 +166,7 @@ def mintegral(days: int = 140, scale: int = 260) -> Format:
     return Format(
         "Mintegral TSV",
         "mintegral",
-        (scale, days // 10),
-        (scale, days),
+        scale,
         config,
         lambda r: r["vendor"] == "mintegral" and _is_download(r),
         lambda r: auth_headers(
@@ -197,11 +199,17 @@ def mintegral_polls(ledger: Ledger) -> int:
 def citygrid(fmt: str, scale: int = 1000) -> Format:
     first, presets = citygrid_cover()
 
-    def config(base: str, size: Size) -> dict:
+    codes = list(citygrid_sandbox.placements(scale))
+
+    def config(base: str, share: float) -> dict:
         return {
             "sandbox": True,
             "start_date": first.isoformat(),
-            "citygrid": {"api_url": f"{base}/citygrid", "format": fmt},
+            "citygrid": {
+                "api_url": f"{base}/citygrid",
+                "format": fmt,
+                "publisher_codes": share_of(codes, share),
+            },
         }
 
     def minimum(ledger: Ledger) -> int:
@@ -211,15 +219,14 @@ def citygrid(fmt: str, scale: int = 1000) -> Format:
             for r in ledger
             if r["vendor"] == "citygrid" and "publisher_code" in r["query"]
         }
-        return presets * len(asked) + 1  # + the request that lists the login's codes
+        return presets * len(asked)
 
     login = f"{citygrid_sandbox.USERNAME}:{citygrid_sandbox.PASSWORD}".encode()
     media = {"json": "application/json", "csv": "application/csv"}[fmt]
     return Format(
         f"CityGrid {fmt.upper()}",
         "citygrid",
-        (max(1, scale // 10), 0),
-        (scale, 0),
+        scale,
         config,
         lambda r: r["vendor"] == "citygrid" and "publisher_code" in r["query"],
         lambda r: {"Authorization": "Basic " + base64.b64encode(login).decode(), "Accept": media},
@@ -264,15 +271,15 @@ def _limit_citygrid_csv(body: bytes, sink: t.IO[bytes]) -> int:
 
 
 def plumvoice(fmt: str, days: int = 730, scale: int = 274) -> Format:
-    def config(base: str, size: Size) -> dict:
+    def config(base: str, share: float) -> dict:
         return {
             "sandbox": True,
             "start_date": "2024-01-01",
-            "end_date": day("2024-01-01", size[1]),
+            "end_date": day("2024-01-01", days),
             "plumvoice": {
                 "api_url": f"{base}/plumvoice/api",
                 "format": fmt,
-                "phones": list(plum_sandbox.phones(size[0])),
+                "phones": share_of(plum_sandbox.phones(scale), share),
             },
         }
 
@@ -286,8 +293,7 @@ def plumvoice(fmt: str, days: int = 730, scale: int = 274) -> Format:
     return Format(
         f"Plum Voice {fmt.upper()}",
         "plumvoice",
-        (max(1, scale // 10), days),
-        (scale, days),
+        scale,
         config,
         lambda r: r["vendor"] == "plumvoice" and r["status"] == 200,
         lambda r: {"Authorization": "Basic " + base64.b64encode(login).decode(), "Accept": accept},
@@ -320,14 +326,14 @@ def _limit_plum_xml(body: bytes, sink: t.IO[bytes]) -> int:
 
 
 def adobe_target(days: int = 24, scale: int = 100) -> Format:
-    def config(base: str, size: Size) -> dict:
+    def config(base: str, share: float) -> dict:
         return {
             "sandbox": True,
             "start_date": "2026-01-01",
-            "end_date": day("2026-01-01", size[1]),
+            "end_date": day("2026-01-01", days),
             "adobe_target": {
                 "api_url": f"{base}/adobe_target/api",
-                "campaign_ids": list(adobe_sandbox.campaigns(size[0])),
+                "campaign_ids": share_of(adobe_sandbox.campaigns(scale), share),
                 "segments": "all",
             },
         }
@@ -339,8 +345,7 @@ def adobe_target(days: int = 24, scale: int = 100) -> Format:
     return Format(
         "Adobe Target XML",
         "adobe_target",
-        (max(1, scale // 10), days),
-        (scale, days),
+        scale,
         config,
         lambda r: r["vendor"] == "adobe_target" and r["status"] == 200,
         lambda r: {},

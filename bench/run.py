@@ -2,16 +2,18 @@
 
 1. CPU-bound: rows per second of the tap as shipped, of the SDK-default baseline
    (`bench/baseline_tap.py`) and of the limit (the same bodies parsed and written as
-   Singer RECORD lines by a bare msgspec loop), with the sandbox alone measured too.
+   Singer RECORD lines by a bare msgspec loop), with the sandbox alone measured too, all
+   over the same quarter of each format (`--full`: all of it, three times longer).
 2. Memory: the tap's peak RSS at about 100,000 and about 1,000,000 rows of each format.
 3. Latency-bound: each response delayed 200 ms; one request at a time against
    `max_concurrent_requests: 8`.
 4. Requests made, next to the minimum the API's limits allow: every backfill above, a
    Plum Voice backfill under a tight rate limit, Mintegral's job polls counted apart.
 
-The sandbox runs in its own process and serves answers it generated once (a first,
-unmeasured pass); every tap writes to /dev/null. Ratios come from one run, so they hold
-on a busy machine; absolute figures are printed for the record.
+The sandbox runs in its own process and keeps every answer it generated: the throughput
+runs follow an unmeasured pass over the same share. Every tap writes to /dev/null.
+Ratios come from one run, so they hold on a busy machine; absolute figures are printed
+for the record.
 """
 
 from __future__ import annotations
@@ -103,34 +105,43 @@ def limit(fmt: Format, bodies: Path) -> Run:
     return Run(rows, seconds)
 
 
-def throughput(fmt: Format, folder: str) -> dict[str, Run]:
-    """Shipped (its peak RSS is the large memory figure), sandbox alone, limit, baseline."""
-    sandbox = SandboxProcess(fmt.large[0], env={**NO_JOB_DELAY, **fmt.sandbox_env}, cache=True)
+#: The share of each format the throughput runs extract (`--full`: all of it).
+THROUGHPUT_SHARE = 0.25
+#: The share of the smaller memory run.
+SMALL_SHARE = 0.1
+
+
+def measure_format(fmt: Format, folder: str, share: float) -> dict[str, Run]:
+    """One sandbox, kept answers. First the whole volume (it generates every answer; its
+    peak RSS is the large memory figure, its requests the backfill's), then a tenth (the
+    small memory figure), then throughput on `share` of it: shipped, sandbox alone, the
+    limit and the SDK-default baseline, all over the same rows."""
+    sandbox = SandboxProcess(fmt.scale, env={**NO_JOB_DELAY, **fmt.sandbox_env}, cache=True)
     try:
-        config = fmt.config(sandbox.base, fmt.large)
-        run_tap(sandbox, fmt, config, folder, "tap_perfreports")  # the sandbox generates
-        shipped = run_tap(sandbox, fmt, config, folder, "tap_perfreports")
+
+        def shipped_run(share: float) -> Run:
+            return run_tap(sandbox, fmt, fmt.config(sandbox.base, share), folder, "tap_perfreports")
+
+        full = shipped_run(1.0)
+        small = shipped_run(SMALL_SHARE)
+        shipped_run(share)  # every answer of the share kept (when share is 1, again)
+        shipped = shipped_run(share)
         bodies = Path(folder, "bodies")
         alone = sandbox_alone(sandbox, fmt, bodies)
         bare = limit(fmt, bodies)
         bodies.unlink()
+        config = fmt.config(sandbox.base, share)
         baseline = run_tap(sandbox, fmt, config, folder, "bench.baseline_tap")
     finally:
         sandbox.close()
     return {
+        "full": full,
+        "small": small,
         "shipped": shipped,
         "baseline": baseline,
         "limit": bare,
         "sandbox": Run(shipped.rows, alone.seconds),
     }
-
-
-def memory_small(fmt: Format, folder: str) -> Run:
-    sandbox = SandboxProcess(fmt.small[0], env={**NO_JOB_DELAY, **fmt.sandbox_env})
-    try:
-        return run_tap(sandbox, fmt, fmt.config(sandbox.base, fmt.small), folder, "tap_perfreports")
-    finally:
-        sandbox.close()
 
 
 def print_throughput(results: dict[str, dict[str, Run]]) -> None:
@@ -153,12 +164,12 @@ def print_throughput(results: dict[str, dict[str, Run]]) -> None:
                   f"served {runs['shipped'].rows:,}")  # fmt: skip
 
 
-def print_memory(small: dict[str, Run], results: dict[str, dict[str, Run]]) -> None:
+def print_memory(results: dict[str, dict[str, Run]]) -> None:
     print("\n## 2. Peak memory (RSS) of the tap as shipped\n")
     print("| format | rows | peak RSS | rows | peak RSS | growth |")
     print("|---|---|---|---|---|---|")
-    for name, low in small.items():
-        high = results[name]["shipped"]
+    for name, runs in results.items():
+        low, high = runs["small"], runs["full"]
         print(
             f"| {name} | {low.rows:,} | {low.peak_mb:.1f} MB | {high.rows:,} | "
             f"{high.peak_mb:.1f} MB | {high.peak_mb / low.peak_mb - 1:+.0%} |"
@@ -268,9 +279,9 @@ def print_requests(results: dict[str, dict[str, Run]], plum: tuple[Run, int, flo
     print("| backfill | requests | minimum | polls (Mintegral jobs) |")
     print("|---|---|---|---|")
     for name, runs in results.items():
-        shipped = runs["shipped"]
-        polls = str(shipped.polls) if name.startswith("Mintegral") else ""
-        print(f"| {name} | {shipped.requests:,} | {shipped.minimum:,} | {polls} |")
+        full = runs["full"]
+        polls = str(full.polls) if name.startswith("Mintegral") else ""
+        print(f"| {name} ({full.rows:,} rows) | {full.requests:,} | {full.minimum:,} | {polls} |")
     run, refused, fewest = plum
     print(
         f"| Plum Voice, {PLUM_PHONES} phones x 2 years under {PLUM_LIMIT} requests per "
@@ -283,6 +294,9 @@ def print_requests(results: dict[str, dict[str, Run]], plum: tuple[Run, int, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a tenth of the volume")
+    parser.add_argument(
+        "--full", action="store_true", help="throughput over the whole volume, not a quarter"
+    )
     parser.add_argument("--only", help="formats whose name contains this text")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -292,10 +306,10 @@ def main() -> None:
         if not args.only or args.only.lower() in f.name.lower()
     ]
     with tempfile.TemporaryDirectory() as folder:
-        small = {fmt.name: memory_small(fmt, folder) for fmt in formats}
-        results = {fmt.name: throughput(fmt, folder) for fmt in formats}
+        share = 1.0 if args.full else THROUGHPUT_SHARE
+        results = {fmt.name: measure_format(fmt, folder, share) for fmt in formats}
         print_throughput(results)
-        print_memory(small, results)
+        print_memory(results)
         print("\n## 3. Latency-bound backfills (200 ms per response)\n")
         print("| backfill (one year) | 1 at a time | max_concurrent_requests 8 | ratio "
               "| requests (1 / 8) | minimum |")  # fmt: skip

@@ -6,7 +6,7 @@ import json
 
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
-from tap_perfreports.writer import BufferedSingerWriter
+from tap_perfreports.writer import BufferedSingerWriter, EncodedStateWriter
 from tests.helpers import run_tap, sandbox_config, without_times
 
 
@@ -32,3 +32,21 @@ def test_the_direct_record_path_writes_what_the_sdk_path_writes(sandbox):
     assert len(records) > 100
     assert without_times(direct.messages) == without_times(mapped.messages)
     assert all(m["time_extracted"].endswith("Z") for m in records)
+
+
+def test_state_is_encoded_once_written_after_pending_records_and_not_repeated(capfdbinary):
+    writer = BufferedSingerWriter()
+    states = EncodedStateWriter(writer)
+    state = {"bookmarks": {"s": {"partitions": [{"context": {"a": 1}, "x": "2026-01-01"}]}}}
+    writer.write_record("s", {"id": 1})
+    states.write_state(state)
+    states.write_state(json.loads(json.dumps(state)))  # equal, not the same object
+    state["bookmarks"]["s"]["partitions"][0]["x"] = "2026-01-02"
+    states.write_state(state)
+    lines = [json.loads(line) for line in capfdbinary.readouterr().out.splitlines()]
+    assert [m["type"] for m in lines] == ["RECORD", "STATE", "STATE"]
+    assert lines[1] == {"type": "STATE", "value": json.loads(json.dumps(lines[1]["value"]))}
+    assert [m["value"]["bookmarks"]["s"]["partitions"][0]["x"] for m in lines[1:]] == [
+        "2026-01-01",
+        "2026-01-02",
+    ]
