@@ -55,6 +55,14 @@ def to_number(value: t.Any) -> float | None:
     """A decimal metric as a float (JSON number)."""
     if type(value) is float and math.isfinite(value):
         return value
+    if type(value) is str:  # text formats: most values are plain numbers
+        try:
+            number = float(value)
+        except ValueError:
+            pass  # blank, or not a number: below
+        else:
+            if math.isfinite(number):
+                return number
     if _blank(value):
         return None
     if isinstance(value, bool):

@@ -232,9 +232,9 @@ class ReportReader:
                 continue
             if element.getparent() is None:
                 state["closed"] = True
-            for row in self._end(element, state):
-                if not state.get("skipping"):
-                    yield row
+            row = self._end(element, state)
+            if row is not None and not state.get("skipping"):
+                yield row
 
     def _start(self, element: etree._Element, state: dict[str, t.Any]) -> None:
         """Remember the attributes every row below this element carries."""
@@ -278,7 +278,8 @@ class ReportReader:
         }
 
     @staticmethod
-    def _end(element: etree._Element, state: dict[str, t.Any]) -> Iterator[Row]:
+    def _end(element: etree._Element, state: dict[str, t.Any]) -> Row | None:
+        """The row an element's end completes, if any (one at most)."""
         tag = element.tag
         if tag == "error":
             message, code = element.findtext("message"), element.findtext("code")
@@ -287,7 +288,7 @@ class ReportReader:
             grain = inside(state, "recipe", tag)
             state["position"] += 1
             step = {"step_name": element.get("name"), "step_position": state["position"]}
-            yield "adobe_target_steps", {**grain, **step, "value": element.text}
+            return "adobe_target_steps", {**grain, **step, "value": element.text}
         elif tag == "engagement":
             engagement = {
                 "step_name": element.get("stepName"),
@@ -295,20 +296,21 @@ class ReportReader:
                 "total": element.get("total"),
                 "sum_of_squares": element.get("sumOfSquares"),
             }
-            yield "adobe_target_engagement", {**inside(state, "recipe", tag), **engagement}
+            return "adobe_target_engagement", {**inside(state, "recipe", tag), **engagement}
         elif tag == "recipe":
             grain = state.pop("recipe")
             recipe = {
                 "is_summary": grain["recipe_name"] == SUMMARY_RECIPE,
                 "amount": element.findtext("amount"),
             }
-            yield "adobe_target_recipes", {**grain, **recipe}
-        elif tag in ("sample", "report"):
+            return "adobe_target_recipes", {**grain, **recipe}
+        if tag in ("sample", "report"):
             state.pop(str(tag), None)
             element.clear()
             parent = element.getparent()
             while parent is not None and element.getprevious() is not None:
                 del parent[0]
+        return None
 
 
 def inside(state: Mapping[str, t.Any], parent: str, tag: object) -> dict[str, t.Any]:
@@ -322,8 +324,7 @@ def typed(stream: str, row: Mapping[str, t.Any]) -> dict[str, t.Any]:
     """A row cast to its stream's schema; a value that is not its type is a ParseError.
 
     A recipe's rows share their grain (a dozen rows per recipe), so it is cast once."""
-    out = dict(_typed_grain(tuple(map(row.get, GRAIN_NAMES))))
-    out.update(_typed(OWN_CASTS[stream], row))
+    out = _typed(OWN_CASTS[stream], row, dict(_typed_grain(tuple(map(row.get, GRAIN_NAMES)))))
     for name in REQUIRED[stream]:
         if out.get(name) is None:
             raise ParseError(f"{stream}: {name} is missing in {row!r}")
@@ -333,16 +334,17 @@ def typed(stream: str, row: Mapping[str, t.Any]) -> dict[str, t.Any]:
 @functools.lru_cache(maxsize=1024)
 def _typed_grain(values: tuple[t.Any, ...]) -> dict[str, t.Any]:
     """The grain columns cast (read only: `typed` copies it)."""
-    grain = _typed(GRAIN_CASTS, dict(zip(GRAIN_NAMES, values, strict=True)))
+    grain = _typed(GRAIN_CASTS, dict(zip(GRAIN_NAMES, values, strict=True)), {})
     for name in GRAIN_KEYS:
         if grain.get(name) is None:
             raise ParseError(f"{name} is missing in {grain!r}")
     return grain
 
 
-def _typed(casts: list[tuple[str, Cast]], row: Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """The columns of `casts` that `row` has, cast (text stripped first)."""
-    out = {}
+def _typed(
+    casts: list[tuple[str, Cast]], row: Mapping[str, t.Any], out: dict[str, t.Any]
+) -> dict[str, t.Any]:
+    """`out` with the columns of `casts` that `row` has, cast (text stripped first)."""
     name = ""
     try:
         for name, cast in casts:
