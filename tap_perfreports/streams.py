@@ -9,6 +9,7 @@ message that follows a window's records says "everything up to this day is done"
 from __future__ import annotations
 
 import datetime as dt
+import time
 import typing as t
 from functools import cached_property
 
@@ -33,9 +34,11 @@ if t.TYPE_CHECKING:
 #: per CityGrid publisher code and view type, say), one per window would cost more than
 #: the records and grow with the square of the partitions. So past SMALL_STATE bookmarks,
 #: a window's STATE waits until RECORDS_PER_BOOKMARK records per bookmark were written
-#: since the last one; the stream's final STATE is always written.
+#: since the last one, or STATE_MAX_WAIT_SECONDS passed. The stream's final STATE is
+#: always written, and so is a held-back one when the stream fails.
 SMALL_STATE = 64
 RECORDS_PER_BOOKMARK = 4
+STATE_MAX_WAIT_SECONDS = 60.0
 
 
 class ReportStream(Stream):
@@ -173,7 +176,11 @@ class ReportStream(Stream):
         self.state_manager.is_flushed = False
         bookmarks = self.bookmark_count()
         tap = t.cast("TapPerfReports", self._tap)
-        if bookmarks <= SMALL_STATE or tap.records_since_state >= RECORDS_PER_BOOKMARK * bookmarks:
+        if (
+            bookmarks <= SMALL_STATE
+            or tap.records_since_state >= RECORDS_PER_BOOKMARK * bookmarks
+            or time.monotonic() - tap.state_written_at >= STATE_MAX_WAIT_SECONDS
+        ):
             self._write_state_message()
 
     def bookmark_count(self) -> int:
@@ -183,8 +190,22 @@ class ReportStream(Stream):
 
     def _write_state_message(self) -> None:
         if not self.state_manager.is_flushed:
-            t.cast("TapPerfReports", self._tap).records_since_state = 0
+            tap = t.cast("TapPerfReports", self._tap)
+            tap.records_since_state = 0
+            tap.state_written_at = time.monotonic()
         super()._write_state_message()
+
+    def _sync_records(
+        self, context: t.Mapping[str, t.Any] | None = None, *, write_messages: bool = True
+    ) -> t.Generator[dict, t.Any, t.Any]:
+        """The SDK's record loop; when it fails, the windows finished before the failure
+        are written to STATE first (`checkpoint` may have held their STATE back)."""
+        try:
+            yield from super()._sync_records(context, write_messages=write_messages)
+        except Exception:
+            if write_messages:
+                self._write_state_message()
+            raise
 
     def _process_record(
         self,

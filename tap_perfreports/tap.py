@@ -8,6 +8,7 @@ import logging
 import re
 import sys
 import threading
+import time
 import typing as t
 from functools import cached_property
 
@@ -66,6 +67,8 @@ class TapPerfReports(Tap):
         self.deferred_failures: list[str] = []
         #: RECORD messages written since the last STATE message (`ReportStream.checkpoint`).
         self.records_since_state = 0
+        #: When the last STATE message was written (time.monotonic()).
+        self.state_written_at = time.monotonic()
         super().__init__(*args, **kwargs)
         if isinstance(self.message_writer, BufferedSingerWriter):
             self._state_writer = EncodedStateWriter(self.message_writer)

@@ -4,8 +4,10 @@ bookmarks (each message carries all of them), and never ahead of the records it 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from tap_perfreports.sandbox import plumvoice as emulated
+from tap_perfreports.sandbox.faults import Fault
 from tap_perfreports.streams import RECORDS_PER_BOOKMARK, SMALL_STATE
 from tests.helpers import run_tap, sandbox_config
 
@@ -81,3 +83,30 @@ def test_a_large_state_waits_for_records_yet_ends_complete(sandbox):
     assert_no_state_ahead_of_its_records(run, first.state)
     assert set(run.bookmarks(STREAM).values()) == {"2025-12-31"}
     assert len(run.bookmarks(STREAM)) == len(phones)
+
+
+def test_a_failed_run_still_writes_the_windows_it_finished(sandbox):
+    """A held-back STATE is written before the failure ends the run."""
+    sandbox.emulators["plumvoice"].scale = 15
+    phones = list(emulated.phones(15))
+    first = backfill(sandbox, phones, end="2024-12-31")
+    # the 41st request of the second year is refused for good
+    sandbox.faults.add(Fault("status", vendor="plumvoice", status=400, skip=40, times=-1))
+    emulator = sandbox.emulators["plumvoice"]
+    config = sandbox_config(
+        sandbox, "plumvoice", "2024-01-01", "2025-12-31", phones=phones, period="month"
+    )
+    emulator.requests_per_window = 10**6
+    run = run_tap(config, state=first.state)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    landed = {r["phone"] for r in run.records(STREAM)}
+    bookmarks = {json.loads(k)["phone"]: v for k, v in run.bookmarks(STREAM).items()}
+    done = {p for p, day in bookmarks.items() if day == "2025-12-31"}
+    # too few records for a STATE on the way (4 per bookmark): without the STATE written
+    # on failure, the last one would be the incoming state
+    assert len(run.records(STREAM)) < RECORDS_PER_BOOKMARK * len(phones)
+    # every phone whose windows all landed is done; one may have landed half
+    assert done <= landed
+    assert len(done) >= len(landed) - 1 >= 10
+    assert_no_state_ahead_of_its_records(run, first.state)

@@ -39,8 +39,10 @@ PLACEMENTS = {
 ALL = "all"
 
 
+@functools.lru_cache
 def placements(scale: int = 1) -> dict[str, tuple[str, ...]]:
-    """The login's codes: PLACEMENTS, and as many again per step of `scale` (benchmarks)."""
+    """The login's codes: PLACEMENTS, and as many again per step of `scale` (benchmarks).
+    Shared: read only."""
     extra = len(PLACEMENTS) * (scale - 1)
     return {**PLACEMENTS, **{f"pub_{n:05d}": ("placement_1", "placement_2") for n in range(extra)}}
 
@@ -166,7 +168,7 @@ class CityGridEmulator:
     #: Multiplies the login's publisher codes (`tap-perfreports-sandbox --scale`).
     scale = 1
 
-    @functools.cached_property
+    @property
     def placements(self) -> dict[str, tuple[str, ...]]:
         return placements(self.scale)
 

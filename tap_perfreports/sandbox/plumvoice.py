@@ -74,6 +74,11 @@ def phones(scale: int = 1) -> tuple[str, ...]:
     return PHONES + tuple(str(SCALED_PHONES_FROM + n) for n in range(extra))
 
 
+@functools.lru_cache
+def _numbers(scale: int) -> frozenset[str]:
+    return frozenset(phones(scale))
+
+
 @functools.lru_cache(maxsize=1 << 20)
 def day_totals(phone: str, day: dt.date, scale: int = 1) -> DayTotals:
     """One number's totals for one local day; `ALL` is the sum over every number.
@@ -136,6 +141,7 @@ def metrics(
     days_from = max(start, first) if first else start
     days_to = min(period_end(start, period), last) if last else period_end(start, period)
     days = (days_to - days_from).days + 1
+    scale = scale if phone == ALL else 1  # one number's days do not depend on it
     totals = [day_totals(phone, days_from + dt.timedelta(n), scale) for n in range(days)]
     calls = sum(d.calls for d in totals)
     js_errors = sum(d.js_errors for d in totals)
@@ -179,9 +185,9 @@ class PlumVoiceEmulator:
     #: Multiplies the account's phone numbers (`tap-perfreports-sandbox --scale`).
     scale = 1
 
-    @functools.cached_property
+    @property
     def numbers(self) -> frozenset[str]:
-        return frozenset(phones(self.scale))
+        return _numbers(self.scale)
 
     def __init__(self, clock: t.Callable[[], float] = time.time) -> None:
         self.requests_per_window = DOCUMENTED_LIMIT
@@ -260,7 +266,7 @@ class PlumVoiceEmulator:
             first, last, period, phone = self._parameters(*match.groups())
         except BadParameter as exc:
             return self._error(400, f"Invalid {exc} parameter.", wants_xml, headers)
-        body, keys = self._report(first, last, period, phone, wants_xml)
+        body, keys = self._report(first, last, period, phone, wants_xml, self.scale)
         return SandboxResponse(
             200,
             body,
@@ -270,13 +276,13 @@ class PlumVoiceEmulator:
         )
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - the emulator lives as long as its server
-    def _report(
-        self, first: dt.date, last: dt.date, period: str, phone: str, wants_xml: bool
+    def _report(  # noqa: PLR0917 - every part is the cache key
+        self, first: dt.date, last: dt.date, period: str, phone: str, wants_xml: bool, scale: int
     ) -> tuple[bytes, tuple[tuple[str, str, str], ...]]:
         """A report's body and ledger keys. Answers are not cacheable (each carries the rate
         limit's state), so the body is kept here: a benchmark then measures the tap."""
         starts = period_starts(first, last, period)
-        table = {s: metrics(phone, period, s, first, last, scale=self.scale) for s in starts}
+        table = {s: metrics(phone, period, s, first, last, scale=scale) for s in starts}
         keys = tuple(
             (phone, period, dt.datetime.fromtimestamp(local_midnight(s), dt.UTC).isoformat())
             for s in starts
