@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -47,6 +48,17 @@ class SandboxProcess:
     def close(self) -> None:
         self.process.terminate()
         self.process.wait()
+
+
+_RECORD_COUNT = re.compile(
+    r'METRIC: \{"type":\s*"counter",\s*"metric":\s*"record_count",\s*"value":\s*(\d+)'
+)
+
+
+def records_written(log: str) -> int:
+    """RECORD messages a tap wrote, by the SDK's own `record_count` metrics in its log
+    (each logged value counts the records since the previous one)."""
+    return sum(int(found) for found in _RECORD_COUNT.findall(log))
 
 
 def measure_tap(config_path: Path, module: str = "tap_perfreports") -> tuple[float, int]:
