@@ -69,6 +69,19 @@ def day(start: str, days: float) -> str:
     return (dt.date.fromisoformat(start) + dt.timedelta(days=round(days) - 1)).isoformat()
 
 
+def tap_config(vendor: str, settings: dict, start: str, days: float | None = None) -> dict:
+    """A sandbox config extracting one vendor from `start`, for `days` days (None: up to
+    the vendor's latest complete day)."""
+    config: dict[str, t.Any] = {"sandbox": True, "start_date": start, vendor: settings}
+    if days is not None:
+        config["end_date"] = day(start, days)
+    return config
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
 def share_of(items: t.Sequence[t.Any], share: float) -> list[t.Any]:
     return list(items[: max(1, round(len(items) * share))])
 
@@ -93,18 +106,12 @@ def _write(records: t.Iterable[dict], sink: t.IO[bytes]) -> int:
 
 def infinity(days: int = 250, scale: int = 50) -> Format:
     def config(base: str, share: float) -> dict:
-        return {
-            "sandbox": True,
-            "start_date": "2026-01-01",
-            "end_date": day("2026-01-01", days * share),
-            "infinity": {
-                "api_url": f"{base}/infinity/reports/v2",
-                "igrps": list(infinity_sandbox.INSTALLATIONS),
-                "reports": [
-                    {"name": "triggers", "route": INFINITY_ROUTE, "display": INFINITY_DISPLAY}
-                ],
-            },
+        settings = {
+            "api_url": f"{base}/infinity/reports/v2",
+            "igrps": list(infinity_sandbox.INSTALLATIONS),
+            "reports": [{"name": "triggers", "route": INFINITY_ROUTE, "display": INFINITY_DISPLAY}],
         }
+        return tap_config("infinity", settings, "2026-01-01", days * share)
 
     def minimum(ledger: Ledger) -> int:
         """Per installation and window, every full page and one short page."""
@@ -114,14 +121,14 @@ def infinity(days: int = 250, scale: int = 50) -> Format:
                 rows[tuple(r["query"][k][0] for k in ("igrp", "startDate", "endDate"))] += r["rows"]
         return sum(n // INFINITY_PAGE + 1 for n in rows.values())
 
-    login = f"{infinity_sandbox.USERNAME}:{infinity_sandbox.PASSWORD}".encode()
+    login = basic_auth(infinity_sandbox.USERNAME, infinity_sandbox.PASSWORD)
     return Format(
         "Infinity JSON lines",
         "infinity",
         scale,
         config,
         lambda r: r["vendor"] == "infinity" and "/triggers/" in r["path"],
-        lambda r: {"Authorization": "Basic " + base64.b64encode(login).decode()},
+        lambda r: login,
         lambda body, sink: _write(map(_decode, filter(None, body.splitlines())), sink),
         minimum,
     )
@@ -132,22 +139,13 @@ def infinity(days: int = 250, scale: int = 50) -> Format:
 
 def mintegral(days: int = 140, scale: int = 260) -> Format:
     def config(base: str, share: float) -> dict:
-        return {
-            "sandbox": True,
-            "start_date": "2026-06-01",
-            "end_date": day("2026-06-01", days * share),
-            "mintegral": {
-                "api_url": f"{base}/mintegral/api/v2",
-                "max_concurrent_jobs": 8,
-                "reports": [
-                    {
-                        "name": "bench",
-                        "dimensions": MINTEGRAL_DIMENSIONS,
-                        "time_granularity": "hourly",
-                    }
-                ],
-            },
+        report = {"name": "bench", "dimensions": MINTEGRAL_DIMENSIONS, "time_granularity": "hourly"}
+        settings = {
+            "api_url": f"{base}/mintegral/api/v2",
+            "max_concurrent_jobs": 8,
+            "reports": [report],
         }
+        return tap_config("mintegral", settings, "2026-06-01", days * share)
 
     def minimum(ledger: Ledger) -> int:
         """A job and a download per 7 days; the polls in between are counted apart."""
@@ -202,15 +200,12 @@ def citygrid(fmt: str, scale: int = 1000) -> Format:
     codes = list(citygrid_sandbox.placements(scale))
 
     def config(base: str, share: float) -> dict:
-        return {
-            "sandbox": True,
-            "start_date": first.isoformat(),
-            "citygrid": {
-                "api_url": f"{base}/citygrid",
-                "format": fmt,
-                "publisher_codes": share_of(codes, share),
-            },
+        settings = {
+            "api_url": f"{base}/citygrid",
+            "format": fmt,
+            "publisher_codes": share_of(codes, share),
         }
+        return tap_config("citygrid", settings, first.isoformat())
 
     def minimum(ledger: Ledger) -> int:
         """Per code and view type, the fewest presets that cover the days."""
@@ -221,7 +216,7 @@ def citygrid(fmt: str, scale: int = 1000) -> Format:
         }
         return presets * len(asked)
 
-    login = f"{citygrid_sandbox.USERNAME}:{citygrid_sandbox.PASSWORD}".encode()
+    login = basic_auth(citygrid_sandbox.USERNAME, citygrid_sandbox.PASSWORD)
     media = {"json": "application/json", "csv": "application/csv"}[fmt]
     return Format(
         f"CityGrid {fmt.upper()}",
@@ -229,7 +224,7 @@ def citygrid(fmt: str, scale: int = 1000) -> Format:
         scale,
         config,
         lambda r: r["vendor"] == "citygrid" and "publisher_code" in r["query"],
-        lambda r: {"Authorization": "Basic " + base64.b64encode(login).decode(), "Accept": media},
+        lambda r: {**login, "Accept": media},
         _limit_citygrid_json if fmt == "json" else _limit_citygrid_csv,
         minimum,
     )
@@ -272,23 +267,19 @@ def _limit_citygrid_csv(body: bytes, sink: t.IO[bytes]) -> int:
 
 def plumvoice(fmt: str, days: int = 730, scale: int = 274) -> Format:
     def config(base: str, share: float) -> dict:
-        return {
-            "sandbox": True,
-            "start_date": "2024-01-01",
-            "end_date": day("2024-01-01", days),
-            "plumvoice": {
-                "api_url": f"{base}/plumvoice/api",
-                "format": fmt,
-                "phones": share_of(plum_sandbox.phones(scale), share),
-            },
+        settings = {
+            "api_url": f"{base}/plumvoice/api",
+            "format": fmt,
+            "phones": share_of(plum_sandbox.phones(scale), share),
         }
+        return tap_config("plumvoice", settings, "2024-01-01", days)
 
     def minimum(ledger: Ledger) -> int:
         """Per phone, one request per 366 days."""
         phones = {r["path"].rsplit("/", 1)[-1] for r in ledger if r["vendor"] == "plumvoice"}
         return len(phones) * math.ceil(days / PLUM_WINDOW_DAYS)
 
-    login = f"{plum_sandbox.USERNAME}:{plum_sandbox.PASSWORD}".encode()
+    login = basic_auth(plum_sandbox.USERNAME, plum_sandbox.PASSWORD)
     accept = {"json": "application/json", "xml": "application/xml"}[fmt]
     return Format(
         f"Plum Voice {fmt.upper()}",
@@ -296,7 +287,7 @@ def plumvoice(fmt: str, days: int = 730, scale: int = 274) -> Format:
         scale,
         config,
         lambda r: r["vendor"] == "plumvoice" and r["status"] == 200,
-        lambda r: {"Authorization": "Basic " + base64.b64encode(login).decode(), "Accept": accept},
+        lambda r: {**login, "Accept": accept},
         _limit_plum_json if fmt == "json" else _limit_plum_xml,
         minimum,
         # no rate limit to speak of: this measures records, not waiting
@@ -327,16 +318,12 @@ def _limit_plum_xml(body: bytes, sink: t.IO[bytes]) -> int:
 
 def adobe_target(days: int = 24, scale: int = 100) -> Format:
     def config(base: str, share: float) -> dict:
-        return {
-            "sandbox": True,
-            "start_date": "2026-01-01",
-            "end_date": day("2026-01-01", days),
-            "adobe_target": {
-                "api_url": f"{base}/adobe_target/api",
-                "campaign_ids": share_of(adobe_sandbox.campaigns(scale), share),
-                "segments": "all",
-            },
+        settings = {
+            "api_url": f"{base}/adobe_target/api",
+            "campaign_ids": share_of(adobe_sandbox.campaigns(scale), share),
+            "segments": "all",
         }
+        return tap_config("adobe_target", settings, "2026-01-01", days)
 
     def minimum(ledger: Ledger) -> int:
         campaigns = {r["query"]["campaignId"][0] for r in ledger if r["vendor"] == "adobe_target"}

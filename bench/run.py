@@ -33,7 +33,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.common import REPO, SandboxProcess, measure_tap, records_written
-from bench.formats import Format, Ledger, all_formats, mintegral_polls
+from bench.formats import INFINITY_ROUTE, Format, Ledger, all_formats, mintegral_polls, tap_config
 from tap_perfreports.sandbox import infinity as infinity_sandbox
 from tap_perfreports.sandbox import mintegral as mintegral_sandbox
 from tap_perfreports.sandbox import plumvoice as plum_sandbox
@@ -191,7 +191,7 @@ def _infinity_latency(base: str) -> tuple[dict, int]:
     config = {
         "infinity": {
             "api_url": f"{base}/infinity/reports/v2",
-            "reports": [{"name": "triggers", "route": "triggers/all", "display": ["act"]}],
+            "reports": [{"name": "triggers", "route": INFINITY_ROUTE, "display": ["act"]}],
         }
     }
     return config, 12 * len(infinity_sandbox.INSTALLATIONS) + 1
@@ -226,12 +226,8 @@ def latency(folder: str) -> dict[str, tuple[Run, Run, int, int, int]]:
             runs = []
             counts = []
             for concurrency in (1, 8):
-                config = {
-                    "sandbox": True,
-                    "start_date": "2025-11-01",
-                    "end_date": "2026-10-31",
-                    vendor: {**vendor_config[vendor], "max_concurrent_requests": concurrency},
-                }
+                settings = {**vendor_config[vendor], "max_concurrent_requests": concurrency}
+                config = tap_config(vendor, settings, "2025-11-01", 365)
                 path = Path(folder, "config.json")
                 path.write_text(json.dumps(config))
                 before = len(sandbox.control("ledger")["requests"])
@@ -258,16 +254,12 @@ def rate_limited(folder: str) -> tuple[Run, int, int]:
     env = {plum_sandbox.RATE_LIMIT_ENV: f"{PLUM_LIMIT}/{PLUM_WINDOW_SECONDS}"}
     sandbox = SandboxProcess(PLUM_PHONES // len(plum_sandbox.PHONES), env=env)
     try:
-        config = {
-            "sandbox": True,
-            "start_date": "2024-01-01",
-            "end_date": "2025-12-31",
-            "plumvoice": {
-                "api_url": f"{sandbox.base}/plumvoice/api",
-                "phones": list(plum_sandbox.phones(PLUM_PHONES // len(plum_sandbox.PHONES))),
-                "window_seconds": PLUM_WINDOW_SECONDS,
-            },
+        settings = {
+            "api_url": f"{sandbox.base}/plumvoice/api",
+            "phones": list(plum_sandbox.phones(PLUM_PHONES // len(plum_sandbox.PHONES))),
+            "window_seconds": PLUM_WINDOW_SECONDS,
         }
+        config = tap_config("plumvoice", settings, "2024-01-01", 731)
         path = Path(folder, "config.json")
         path.write_text(json.dumps(config))
         seconds, peak = measure_tap(path)
