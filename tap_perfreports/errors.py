@@ -6,6 +6,8 @@ its message as one line, without a traceback, and exits non-zero. Anything else 
 
 from __future__ import annotations
 
+import signal
+
 
 class TapPerfReportsError(Exception):
     """An expected failure whose message says what went wrong and what to do."""
@@ -30,6 +32,19 @@ class RequestFailed(TapPerfReportsError):
         super().__init__(message)
         #: The HTTP status of the refusal, when the vendor answered with one.
         self.status = status
+
+
+class RunInterrupted(BaseException):
+    """SIGINT or SIGTERM arrived: the run stops where it is and exits 128 + the signal.
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way
+    out mistakes it for a failure to report or retry.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.signal_name}")
 
 
 class TransientError(Exception):

@@ -13,9 +13,7 @@ import time
 import typing as t
 from functools import cached_property
 
-from singer_sdk import Stream
-from singer_sdk.helpers.conform import TypeConformanceLevel
-
+from tap_perfreports.sdk_private import StreamHooks
 from tap_perfreports.windows import Window, parse_bookmark, plan_windows, resume_from
 
 if t.TYPE_CHECKING:
@@ -25,9 +23,7 @@ if t.TYPE_CHECKING:
 
     from tap_perfreports.fetch_ahead import Request
     from tap_perfreports.http import HttpClient
-    from tap_perfreports.tap import TapPerfReports
     from tap_perfreports.vendor import VendorConfig
-    from tap_perfreports.writer import BufferedSingerWriter
 
 
 #: A STATE message carries every partition's bookmark. With thousands of partitions (one
@@ -41,7 +37,7 @@ RECORDS_PER_BOOKMARK = 4
 STATE_MAX_WAIT_SECONDS = 60.0
 
 
-class ReportStream(Stream):
+class ReportStream(StreamHooks):
     """A vendor report extracted in windows of at most `max_window_days` days.
 
     Subclasses set `name`, `schema`, `primary_keys`, `replication_key` (a date or
@@ -49,8 +45,6 @@ class ReportStream(Stream):
     record columns: the SDK copies every context key into each record.
     """
 
-    #: Values are cast to their schema types by the vendor parsers, once.
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     is_sorted = False
     max_window_days: int = 31
 
@@ -66,6 +60,10 @@ class ReportStream(Stream):
         replication_key: str | None = None,
     ) -> None:
         self.vendor = vendor
+        #: What the streams of this run share: the STATE cadence, deferred failures.
+        self.run = vendor.run
+        #: The tap, through its public surface: its STATE writer and its streams.
+        self.sdk_tap = tap
         #: The vendor's HTTP client, shared by its streams.
         self.client = client
         self._announced = False
@@ -161,8 +159,15 @@ class ReportStream(Stream):
             yield from self.extract_window(context, window)
             self.checkpoint(context, window.end)
 
+    # State
+
+    @cached_property
+    def batch_mode(self) -> bool:
+        """Whether records go out in BATCH messages (`batch_config`) instead of RECORDs."""
+        return self.get_batch_config(self.config) is not None
+
     def checkpoint(self, context: t.Mapping[str, t.Any] | None, day: dt.date) -> None:
-        """Record that every day up to `day` is extracted, and emit STATE now.
+        """Record that every day up to `day` is extracted, and emit STATE (`write_state`).
 
         Called after the window's last record has been written, so a target that
         commits state only after the records before it never skips a row.
@@ -173,97 +178,52 @@ class ReportStream(Stream):
             return
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = day.isoformat()
-        self.state_manager.is_flushed = False
+        self.mark_state_changed()
         bookmarks = self.bookmark_count()
-        tap = t.cast("TapPerfReports", self._tap)
         if (
             bookmarks <= SMALL_STATE
-            or tap.records_since_state >= RECORDS_PER_BOOKMARK * bookmarks
-            or time.monotonic() - tap.state_written_at >= STATE_MAX_WAIT_SECONDS
+            or self.run.records_since_state >= RECORDS_PER_BOOKMARK * bookmarks
+            or time.monotonic() - self.run.state_written_at >= STATE_MAX_WAIT_SECONDS
         ):
-            self._write_state_message()
+            self.write_state()
+
+    def write_state(self) -> None:
+        """Emit the run's STATE now, after every record before it (an unchanged STATE
+        is not repeated, but those records are still written).
+
+        With `batch_config`, records travel in BATCH messages that the SDK writes when a
+        batch file is full, and it writes STATE right after each: a STATE written here
+        could cover records still waiting for their file, so none is.
+        """
+        if self.batch_mode:
+            return
+        self.run.state_written()
+        self.sdk_tap.state_writer.write_state(self.tap_state)
 
     def bookmark_count(self) -> int:
         """How many bookmarks the tap's STATE holds (partitions, or one per stream)."""
         streams = self.tap_state.get("bookmarks", {}).values()
         return sum(len(stream.get("partitions") or ()) or 1 for stream in streams)
 
-    def _write_state_message(self) -> None:
-        if not self.state_manager.is_flushed:
-            tap = t.cast("TapPerfReports", self._tap)
-            tap.records_since_state = 0
-            tap.state_written_at = time.monotonic()
-        super()._write_state_message()
+    def on_record_written(self) -> None:
+        self.run.records_since_state += 1
 
-    def _sync_records(
-        self, context: t.Mapping[str, t.Any] | None = None, *, write_messages: bool = True
-    ) -> t.Generator[dict, t.Any, t.Any]:
-        """The SDK's record loop; when it fails, the windows finished before the failure
-        are written to STATE first (`checkpoint` may have held their STATE back)."""
-        try:
-            yield from super()._sync_records(context, write_messages=write_messages)
-        except Exception:
-            if write_messages:
-                self._write_state_message()
-            raise
-
-    def _process_record(
-        self,
-        record: dict,
-        child_context: t.Mapping[str, t.Any] | None = None,
-        partition_context: t.Mapping[str, t.Any] | None = None,
-    ) -> None:
-        """The SDK copies the partition context into the record and, for each record,
-        builds and copies a child context; these streams have no children, so only the
-        first is done."""
-        if self.child_streams:
-            super()._process_record(record, child_context, partition_context)
-            return
-        for key, value in (partition_context or {}).items():
-            if key not in record:
-                record[key] = value
-
-    def _write_record_message(self, record: dict) -> None:
-        """The SDK's per-record path builds a message object, drops deselected fields,
-        conforms types and applies stream maps. When none of that can change the record,
-        the writer encodes it directly; otherwise the SDK's path runs."""
-        t.cast("TapPerfReports", self._tap).records_since_state += 1
-        if self._writes_records_directly:
-            writer = t.cast("BufferedSingerWriter", self._tap.message_writer)
-            writer.write_record(self.name, record, self._stream_version)
-            self.state_manager.is_flushed = False
-        else:
-            super()._write_record_message(record)
-
-    @cached_property
-    def _writes_records_directly(self) -> bool:
-        from singer_sdk.mapper import SameRecordTransform
-
-        from tap_perfreports.writer import BufferedSingerWriter
-
-        maps = self.stream_maps
-        return (
-            isinstance(self._tap.message_writer, BufferedSingerWriter)
-            and len(maps) == 1
-            and type(maps[0]) is SameRecordTransform
-            and maps[0].stream_alias == self.name
-            and not maps[0].flattening_enabled
-            and all(self.mask.values())
-        )
+    def on_sync_stopped(self, *, writing_messages: bool) -> None:
+        """A failure or an interrupt: the windows finished before it are written to
+        STATE now (`checkpoint` may have held their STATE back)."""
+        if writing_messages:
+            self.write_state()
 
     def after_sync(self) -> None:
         """Called once this stream has synced and written its final state (vendor hook)."""
 
     def finalize_state_progress_markers(self, state: dict | None = None) -> None:
-        """The SDK's last call on a stream (`Tap.sync_all`). After the tap's last stream,
-        failures deferred until every stream had its turn end the run."""
+        """The SDK's last call on a stream (`Tap.sync_all`): its final STATE, which also
+        writes every record still buffered. After the tap's last stream, failures
+        deferred until every stream had its turn end the run."""
         super().finalize_state_progress_markers(state)
+        self.write_state()
         self.after_sync()
-        selected = [s for s in self._tap.streams.values() if s.selected]
+        selected = [s for s in self.sdk_tap.streams.values() if s.selected]
         if selected and selected[-1] is self:
-            t.cast("TapPerfReports", self._tap).raise_deferred_failures()
-
-    def _increment_stream_state(
-        self, latest_record: dict, *, context: t.Mapping[str, t.Any] | None = None
-    ) -> None:
-        """Records do not move bookmarks here; finished windows do (see `checkpoint`)."""
+            self.run.raise_deferred_failures()

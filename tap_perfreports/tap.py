@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import difflib
 import logging
-import re
 import sys
 import threading
-import time
 import typing as t
 from functools import cached_property
 
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_perfreports import clock, redact
-from tap_perfreports.errors import ConfigError, RequestFailed, TapPerfReportsError
+from tap_perfreports.errors import ConfigError, RunInterrupted, TapPerfReportsError
+from tap_perfreports.run_state import RunState
+from tap_perfreports.sdk_private import BufferedSingerWriter, TapHooks
 from tap_perfreports.vendor import Vendor, VendorConfig
 from tap_perfreports.vendors import VENDORS
 from tap_perfreports.windows import latest_complete_day
-from tap_perfreports.writer import BufferedSingerWriter, EncodedStateWriter
 
 if t.TYPE_CHECKING:
     from tap_perfreports.sandbox.server import SandboxServer
@@ -32,11 +32,24 @@ logger = logging.getLogger("tap-perfreports")
 SANDBOX_DEFAULT_DAYS = 30
 
 
-class TapPerfReports(Tap):
+class TapPerfReports(TapHooks):
     """Vendor performance reports as Singer streams."""
 
     name = "tap-perfreports"
     message_writer_class = BufferedSingerWriter
+    #: What works and is tested. Not ACTIVATE_VERSION: every stream is incremental and
+    #: upserts by its full grain, and the SDK sends ACTIVATE_VERSION for full-table
+    #: streams only, so `emit_activate_version_messages` could never do anything.
+    capabilities: t.ClassVar[list] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.BATCH,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -63,46 +76,26 @@ class TapPerfReports(Tap):
     _sandbox: SandboxServer | None = None
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        #: Failures that must fail the run, but only after every other stream has synced.
-        self.deferred_failures: list[str] = []
-        #: RECORD messages written since the last STATE message (`ReportStream.checkpoint`).
-        self.records_since_state = 0
-        #: When the last STATE message was written (time.monotonic()).
-        self.state_written_at = time.monotonic()
+        #: What this run's streams share (STATE cadence, deferred failures).
+        self.run_state = RunState()
         super().__init__(*args, **kwargs)
-        if isinstance(self.message_writer, BufferedSingerWriter):
-            self._state_writer = EncodedStateWriter(self.message_writer)
 
-    def defer_failure(self, message: str) -> None:
-        """Fail the run at its end with `message`: one vendor's partial refusal (a code
-        without access) must not keep the other vendors' streams from syncing."""
-        self.deferred_failures.append(message)
-
-    def raise_deferred_failures(self) -> None:
-        """Called after the last stream has synced (`ReportStream`)."""
-        if self.deferred_failures:
-            raise RequestFailed(" | ".join(self.deferred_failures))
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Register every credential for redaction before anything can echo it."""
+    def register_secrets(self, config: t.Mapping[str, t.Any]) -> None:
+        """Every credential is registered for redaction before anything can echo it."""
         for vendor in VENDORS:
-            settings = self._config.get(vendor.key)
+            settings = config.get(vendor.key)
             if not isinstance(settings, dict):
                 continue
             for secret in vendor.secrets:
                 redact.redact.add(settings.get(secret))
             if settings.get("username") and settings.get("password"):
                 redact.redact.add_basic_auth(str(settings["username"]), str(settings["password"]))
-        try:
-            return super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as exc:
-            raise ConfigError(*_name_setting(exc.errors[0] if exc.errors else str(exc))) from None
 
     @cached_property
     def vendor_configs(self) -> list[VendorConfig]:
         """Each configured vendor's settings, resolved and checked before any request."""
         config = self.config
-        _reject_unknown_settings(config, self.config_jsonschema)
+        _reject_unknown_settings(config, self.full_config_jsonschema())
         sandbox = bool(config.get("sandbox"))
         now = clock.now(sandbox=sandbox)
         end = _date_setting(config, "end_date")
@@ -158,9 +151,17 @@ class TapPerfReports(Tap):
                     end_date=vendor_end,
                     sandbox=sandbox,
                     max_concurrent_requests=int(concurrency),
+                    run=self.run_state,
                 )
             )
         return resolved
+
+    @classmethod
+    def full_config_jsonschema(cls) -> dict:
+        """The settings the SDK validates: ours and those its capabilities add."""
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        return schema
 
     def sandbox_server(self) -> SandboxServer:
         """The embedded sandbox, started on a free loopback port on first use."""
@@ -177,17 +178,6 @@ class TapPerfReports(Tap):
         for vendor_config in self.vendor_configs:
             streams.extend(by_key[vendor_config.key].build_streams(self, vendor_config))
         return streams
-
-
-_PATH_PART = re.compile(r"\['([^']*)'\]|\[(\d+)\]")
-
-
-def _name_setting(error: str) -> tuple[str, str]:
-    """(setting, rule) from the SDK's "<rule> in config['a']['b']" validation message."""
-    rule, found, path = error.rpartition(" in config")
-    if not found:
-        return "config", error
-    return ".".join(name or index for name, index in _PATH_PART.findall(path)), rule
 
 
 def _reject_unknown_settings(config: t.Mapping[str, t.Any], schema: dict) -> None:
@@ -222,14 +212,31 @@ def _date_setting(config: t.Mapping[str, t.Any], name: str) -> dt.date | None:
 
 
 def main() -> None:
-    """Console script: the SDK CLI, with expected failures as one clear line."""
+    """Console script: the SDK CLI, with expected failures and interrupts as one clear
+    line and a non-zero exit. Whatever the end, every message written so far is flushed."""
     redact.install()
     try:
         TapPerfReports.cli()
+    except RunInterrupted as exc:
+        _end_run(
+            128 + exc.signum,
+            f"Interrupted by {exc.signal_name}: the run did not finish. What it extracted "
+            "so far was written with its STATE; the next run resumes from the last "
+            "completed window.",
+        )
+    except KeyboardInterrupt:  # before the tap installed its signal handlers
+        _end_run(130, "Interrupted by SIGINT before extraction began: nothing was extracted.")
     except TapPerfReportsError as exc:
-        _quiet_other_threads()
-        logger.error("%s", exc)  # noqa: TRY400 - expected failures get no traceback
-        sys.exit(1)
+        _end_run(1, str(exc))
+    finally:
+        BufferedSingerWriter.flush_all()
+
+
+def _end_run(code: int, message: str) -> t.NoReturn:
+    BufferedSingerWriter.flush_all()
+    _quiet_other_threads()
+    logger.error("%s", message)
+    sys.exit(code)
 
 
 def _quiet_other_threads() -> None:

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
+from tap_perfreports.run_state import RunState
+
 if t.TYPE_CHECKING:
     from singer_sdk import Stream, Tap
 
@@ -33,6 +35,8 @@ class VendorConfig:
     sandbox: bool
     #: Requests sent at once when fetching ahead (1: one at a time).
     max_concurrent_requests: int = 1
+    #: What the streams of this run share (STATE cadence, deferred failures).
+    run: RunState = field(default_factory=RunState, compare=False)
 
     def __getitem__(self, name: str) -> t.Any:
         return self.settings[name]

@@ -16,6 +16,7 @@ COLUMNS = (
     "rows expected",
     "rows lost",
     "rows duplicated",
+    "rows stale",
     "secret hits",
     "unhandled exceptions",
 )
@@ -30,6 +31,8 @@ class Tally:
     expected: int = 0
     lost: int = 0
     duplicated: int = 0
+    #: Landed values that differ from the latest truth (a partial or outdated row).
+    stale: int = 0
     secret_hits: int = 0
     unhandled: int = 0
 

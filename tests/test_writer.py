@@ -6,7 +6,7 @@ import json
 
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
-from tap_perfreports.writer import BufferedSingerWriter, EncodedStateWriter
+from tap_perfreports.sdk_private import BufferedSingerWriter, EncodedStateWriter
 from tests.helpers import run_tap, sandbox_config, without_times
 
 
@@ -50,3 +50,30 @@ def test_state_is_encoded_once_written_after_pending_records_and_not_repeated(ca
         "2026-01-01",
         "2026-01-02",
     ]
+
+
+def test_only_complete_lines_are_written_so_an_interrupt_cannot_splice_two(capfdbinary):
+    """A signal may land between a record's JSON and its newline; what follows (the
+    STATE written on the way out) must not run into the half line."""
+    writer = BufferedSingerWriter()
+    writer.write_record("s", {"id": 1})
+    writer.write_line(b'{"type":"RECORD","stream":"s","rec')  # cut short by an interrupt
+    assert capfdbinary.readouterr().out.count(b"\n") == 1
+    BufferedSingerWriter.flush_all()
+    assert capfdbinary.readouterr().out == b"", "half a line was written"
+    writer.write_line(b'ord":{"id":2}}\n')
+    lines = [json.loads(line) for line in capfdbinary.readouterr().out.splitlines()]
+    assert [m["record"]["id"] for m in lines] == [2]
+
+
+def test_an_unchanged_state_still_writes_the_records_before_it(capfdbinary):
+    """The data-loss defect: an incremental run whose bookmarks did not move skipped its
+    last STATE as unchanged, and the re-pulled records never left the buffer."""
+    writer = BufferedSingerWriter()
+    states = EncodedStateWriter(writer)
+    states.write_state({"bookmarks": {}})
+    capfdbinary.readouterr()
+    writer.write_record("s", {"id": 1})
+    states.write_state({"bookmarks": {}})
+    lines = [json.loads(line) for line in capfdbinary.readouterr().out.splitlines()]
+    assert [m["type"] for m in lines] == ["RECORD"]

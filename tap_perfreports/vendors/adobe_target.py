@@ -436,6 +436,8 @@ class SharedReports:
         self.streams: list[AdobeTargetStream] = []
         self._files: dict[str, t.IO[bytes]] = {}
         self._index: dict[str, dict[tuple, tuple[int, int]]] = {}
+        #: Streams that have synced: nothing is kept for them any more.
+        self._done: set[str] = set()
 
     def stored(self, stream: str, key: tuple) -> bool:
         """Whether another stream's request already kept `stream`'s rows of `key`."""
@@ -449,7 +451,10 @@ class SharedReports:
         others = {
             s.name
             for s in self.streams
-            if s.selected and s.name != stream and key not in self._index.get(s.name, {})
+            if s.selected
+            and s.name != stream
+            and s.name not in self._done
+            and key not in self._index.get(s.name, {})
         }
         starts = {name: self._file(name).seek(0, 2) for name in others}
         for name, row in fetch():
@@ -459,6 +464,19 @@ class SharedReports:
                 self._files[name].write(msgspec.json.encode(row) + b"\n")
         for name in others:
             self._index.setdefault(name, {})[key] = (starts[name], self._files[name].tell())
+
+    def done(self, stream: str) -> None:
+        """`stream` has synced: its file is closed and no more rows are kept for it."""
+        self._done.add(stream)
+        self._index.pop(stream, None)
+        spool = self._files.pop(stream, None)
+        if spool is not None:
+            spool.close()
+
+    def close(self) -> None:
+        """The run stopped part-way: every file is closed."""
+        for stream in list(self._files):
+            self.done(stream)
 
     def _file(self, stream: str) -> t.IO[bytes]:
         if stream not in self._files:
@@ -559,6 +577,13 @@ class AdobeTargetStream(ReportStream):
     def extract_window(self, context: dict, window: Window) -> Iterator[dict]:
         key = self.report_key(context, window)
         return self.shared.rows(self.name, key, lambda: self.fetch(context, window))
+
+    def after_sync(self) -> None:
+        self.shared.done(self.name)
+
+    def on_sync_stopped(self, *, writing_messages: bool) -> None:
+        super().on_sync_stopped(writing_messages=writing_messages)
+        self.shared.close()
 
     def fetch(self, context: dict, window: Window) -> Iterator[Row]:
         """Every stream's typed rows of one request."""

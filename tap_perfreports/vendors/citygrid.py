@@ -44,7 +44,7 @@ if t.TYPE_CHECKING:
     from singer_sdk import Stream, Tap
 
     from tap_perfreports.fetch_ahead import Request
-    from tap_perfreports.tap import TapPerfReports
+    from tap_perfreports.run_state import RunState
 
 API_URL = "http://api.citygridmedia.com"
 REPORT_PATH = "/ads/performance/v2/daily"
@@ -463,7 +463,7 @@ class CityGridAccount:
     def fetch(self, where: str, params: list[tuple[str, str]], fmt: str) -> t.IO[bytes]:
         return self.client.send(self.request(where, params, fmt))
 
-    def finish(self, tap: TapPerfReports) -> None:
+    def finish(self, run: RunState) -> None:
         """After the last CityGrid stream: summarise skipped partitions; when the user
         listed them, fail the run once the other vendors' streams have synced too."""
         if not self.skipped:
@@ -475,7 +475,7 @@ class CityGridAccount:
         codes = sorted({code for _, code, _ in self.skipped})
         summary = f"CityGrid skipped publisher code(s) {', '.join(codes)} ({lines})"
         if self.explicit_codes:
-            tap.defer_failure(
+            run.defer_failure(
                 f"{summary}. The other partitions were extracted; remove these codes "
                 "from citygrid.publisher_codes or ask CityGrid for access."
             )
@@ -540,10 +540,10 @@ class CityGridStream(ReportStream):
     def after_sync(self) -> None:
         """After the last selected CityGrid stream, the account summarises skipped
         partitions."""
-        selected = [s for s in self._tap.streams.values() if s in self.account.streams]
+        selected = [s for s in self.sdk_tap.streams.values() if s in self.account.streams]
         selected = [s for s in selected if s.selected]
         if selected and selected[-1] is self:
-            self.account.finish(t.cast("TapPerfReports", self._tap))
+            self.account.finish(self.run)
 
     def extract_presets(
         self, context: dict, start: dt.date, today: dt.date, *, lagging: bool = False

@@ -723,15 +723,12 @@ class MintegralStream(ReportStream):
             ]
         else:
             state.pop("jobs", None)
-        self.state_manager.is_flushed = False
+        self.mark_state_changed()
 
     def save_jobs(self, context: dict, active: list[Job]) -> None:
         """Record the in-flight windows now, so a killed run can resume polling them."""
         self.set_jobs(context, active)
         self.write_state()
-
-    def write_state(self) -> None:
-        self._write_state_message()
 
 
 def _duration(seconds: float) -> str:

@@ -20,7 +20,7 @@ from tap_perfreports.sandbox.faults import Fault
 from tap_perfreports.sandbox.server import SandboxServer, start_sandbox
 from tap_perfreports.tap import _quiet_other_threads
 from tests import reliability_table
-from tests.helpers import TapRun, run_tap
+from tests.helpers import TapRun, expand_batches, run_tap
 from tests.reliability.scenarios import (
     SCENARIOS,
     Scenario,
@@ -137,7 +137,8 @@ def record(scenario: Scenario, fault_count: int, runs: list[TapRun], truth: Trut
         runs=len(runs),
         expected=verdict.expected,
         lost=verdict.lost,
-        duplicated=verdict.duplicated + verdict.wrong,
+        duplicated=verdict.duplicated,
+        stale=verdict.wrong,
         secret_hits=hits,
         unhandled=unhandled,
     )
@@ -198,3 +199,41 @@ def test_the_failure_stays_the_last_log_line_while_fetch_ahead_threads_retry(cap
         for handler in handlers:
             handler.filters[:] = before[id(handler)]
     assert [r.getMessage() for r in caplog.records] == ["stream s | window w: the failure"]
+
+
+#: A backfill of several 31-day windows per installation (about 1,200 events each), paged
+#: finely, in batch files of several windows: finished windows wait for their batch file.
+BATCHED = Scenario(
+    "infinity batch",
+    "infinity",
+    "2026-06-01",
+    "2026-10-04",
+    {"igrps": [1001, 1002], "page_size": 200, "max_concurrent_requests": 1},
+)
+
+
+def test_batch_messages_fail_and_resume_without_loss(server, tmp_path) -> None:
+    """Found by outside checks: with `batch_config`, STATE came before the BATCH message
+    holding its records, so a run failing part-way (a 401 here) marked days done whose
+    rows were never delivered, and the rerun resumed after them."""
+    server.faults.clear()
+    truth = Truth.of(run_tap(BATCHED.config(server.url("infinity")), env=BATCHED.environ()))
+    batch_config = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": f"file://{tmp_path}"},
+        "batch_size": 5000,
+    }
+    config = {**BATCHED.config(server.url("infinity")), "batch_config": batch_config}
+    fault = server.faults.add(
+        Fault("status", "infinity", "triggers", status=401, skip=16, times=-1)
+    )
+    first = run_tap(config, env=BATCHED.environ())
+    server.faults.clear()
+    assert fault.hits, "the fault was never injected"
+    check_failure_line(first, BATCHED)
+    assert first.state, "the failed run wrote no STATE: nothing to resume from"
+    rerun = run_tap(config, state=first.state, env=BATCHED.environ())
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    runs = [expand_batches(first), expand_batches(rerun)]
+    assert any(m["type"] == "RECORD" for m in runs[0].messages)
+    record(BATCHED, 1, runs, truth)

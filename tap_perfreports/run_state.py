@@ -1,0 +1,34 @@
+"""What the streams of one run share: the STATE cadence and failures held until the end."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from tap_perfreports.errors import RequestFailed
+
+
+@dataclass
+class RunState:
+    """Created by the tap for each run and handed to every stream (`VendorConfig.run`)."""
+
+    #: RECORD messages written since the last STATE message (`ReportStream.checkpoint`).
+    records_since_state: int = 0
+    #: When the last STATE message was written (time.monotonic()).
+    state_written_at: float = field(default_factory=time.monotonic)
+    #: Failures that must fail the run, but only after every other stream has synced.
+    deferred_failures: list[str] = field(default_factory=list)
+
+    def state_written(self) -> None:
+        self.records_since_state = 0
+        self.state_written_at = time.monotonic()
+
+    def defer_failure(self, message: str) -> None:
+        """Fail the run at its end with `message`: one vendor's partial refusal (a code
+        without access) must not keep the other vendors' streams from syncing."""
+        self.deferred_failures.append(message)
+
+    def raise_deferred_failures(self) -> None:
+        """Called after the last stream has synced (`ReportStream`)."""
+        if self.deferred_failures:
+            raise RequestFailed(" | ".join(self.deferred_failures))
