@@ -3,11 +3,13 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# A second environment with the newest singer-sdk release or pre-release (`make test-newest-sdk`).
+NEWEST := .venv-newest-sdk
 # Meltano must not try the network: no Hub (plugins are declared in full), no telemetry.
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export MELTANO_CLI_DISABLE_VERSION_CHECK := true
 
-.PHONY: quickstart test install reliability
+.PHONY: quickstart test install reliability test-newest-sdk
 
 install: $(VENV)/.installed
 
@@ -37,3 +39,14 @@ test: install
 # fuzzing, ending in one table. `make test` runs these tests too.
 reliability: install
 	$(BIN)/pytest -m reliability
+
+# The fast tests (all but end-to-end and reliability) on the newest singer-sdk release or
+# pre-release, beside the pinned one: the tap must run on both. CI runs this after `test`.
+test-newest-sdk: install
+	test -x $(NEWEST)/bin/pip || $(PYTHON) -m venv --clear $(NEWEST)
+	$(NEWEST)/bin/pip install --quiet --upgrade pip
+	$(NEWEST)/bin/pip install --quiet -e '.[dev]'
+	# pip warns that the project pins another singer-sdk: that is the point.
+	$(NEWEST)/bin/pip install --quiet --pre --upgrade 'singer-sdk[msgspec]'
+	$(NEWEST)/bin/python -c 'import importlib.metadata as m; print("singer-sdk", m.version("singer-sdk"))'
+	$(NEWEST)/bin/pytest -m "not e2e and not reliability"
