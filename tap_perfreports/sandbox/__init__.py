@@ -6,10 +6,12 @@ import typing as t
 
 if t.TYPE_CHECKING:
     from tap_perfreports.sandbox.emulator import Emulator
+    from tap_perfreports.sandbox.restatement import Restatements
 
 
-def build_emulators() -> dict[str, Emulator]:
-    """One emulator per vendor, keyed by the vendor's config key (its URL prefix)."""
+def build_emulators(restatements: Restatements) -> dict[str, Emulator]:
+    """One emulator per vendor, keyed by the vendor's config key (its URL prefix), all
+    following the same restatements."""
     from tap_perfreports.sandbox.adobe_target import AdobeTargetEmulator
     from tap_perfreports.sandbox.citygrid import CityGridEmulator
     from tap_perfreports.sandbox.infinity import InfinityEmulator
@@ -17,10 +19,10 @@ def build_emulators() -> dict[str, Emulator]:
     from tap_perfreports.sandbox.plumvoice import PlumVoiceEmulator
 
     emulators: list[Emulator] = [
-        InfinityEmulator(),
-        PlumVoiceEmulator(),
-        AdobeTargetEmulator(),
-        CityGridEmulator(),
-        MintegralEmulator(),
+        InfinityEmulator(restatements),
+        PlumVoiceEmulator(restatements=restatements),
+        AdobeTargetEmulator(restatements),
+        CityGridEmulator(restatements),
+        MintegralEmulator(restatements),
     ]
     return {emulator.key: emulator for emulator in emulators}

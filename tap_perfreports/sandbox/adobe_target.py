@@ -8,6 +8,9 @@ tests (attributes of the emulator): `malformed` renders the data with the docume
 example's two malformations, `doc_example` answers every report request with the
 documentation's example verbatim (`DOC_EXAMPLE`), `ignore_type` answers with every metric
 type whatever `type` asks for.
+
+A sample that covers a restated day is counted again. Every recipe's values, "Campaign"
+included, are drawn for itself: the "Campaign" recipe is not the sum of the others.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from tap_perfreports.sandbox.emulator import (
     SandboxRequest,
     SandboxResponse,
     Served,
+    period_end,
     stable_random,
 )
+from tap_perfreports.sandbox.restatement import Restatements, Revisions
 
 CLIENT = "sandboxclient"
 EMAIL = "sandbox@target.example"
@@ -107,11 +112,20 @@ def sample(
     *,
     include_deleted: bool = False,
     filter_extreme: bool = False,
+    revision: int = 0,
 ) -> dict[str, dict[str, t.Any]] | None:
-    """recipe -> {steps, amount, engagement} for one sample; None when it had no visitors."""
+    """recipe -> {steps, amount, engagement} for one sample; None when it had no visitors.
+
+    A restated sample is counted again (hits processed late): new values for the same
+    recipes and steps, drawn for its `revision`; a sample without visitors stays without.
+    """
     rng = stable_random("adobe_target", campaign, metric_type, segment, resolution, start)
     if rng.random() < EMPTY_SAMPLE_ODDS:
         return None
+    if revision:
+        rng = stable_random(
+            "adobe_target", campaign, metric_type, segment, resolution, start, revision
+        )
     recipes = RECIPES[:-1] + ((DELETED_RECIPE,) if include_deleted else ()) + RECIPES[-1:]
     result: dict[str, dict[str, t.Any]] = {}
     for recipe in recipes:
@@ -140,6 +154,11 @@ def campaigns(scale: int = 1) -> tuple[int, ...]:
     return CAMPAIGNS + tuple(range(SCALED_CAMPAIGNS_FROM, SCALED_CAMPAIGNS_FROM + extra))
 
 
+def sample_revision(start: dt.datetime, resolution: str, revisions: Revisions) -> int:
+    """A sample's revision: its last day's, the highest of the days it counts."""
+    return revisions.of(period_end(start.date(), resolution))
+
+
 def utc_text(moment: dt.datetime) -> str:
     """A sample start as the tap emits it (sandbox times are UTC)."""
     return moment.replace(tzinfo=dt.UTC).isoformat()
@@ -150,7 +169,8 @@ class AdobeTargetEmulator:
     #: Multiplies the login's campaigns (`tap-perfreports-sandbox --scale`).
     scale = 1
 
-    def __init__(self) -> None:
+    def __init__(self, restatements: Restatements | None = None) -> None:
+        self.restatements = restatements or Restatements()
         self.malformed = False
         self.doc_example = False
         self.ignore_type = False
@@ -202,16 +222,22 @@ class AdobeTargetEmulator:
                 return error(f"Segment {query.segment} not found.", 400)
             segments = found
         asked = [query.metric_type] if query.metric_type and not self.ignore_type else []
+        revisions = self.restatements.current
         for metric_type in asked or list(METRIC_TYPES):
             for segment in segments:
-                parts.append(self.render_report(query, metric_type, segment, served))
+                parts.append(self.render_report(query, metric_type, segment, served, revisions))
         parts.append("</reports>\n")
         return SandboxResponse(
             200, "".join(parts).encode(), "text/xml", served=list(served.values())
         )
 
     def render_report(
-        self, query: ReportQuery, metric_type: str, segment: str | None, served: dict[str, Served]
+        self,
+        query: ReportQuery,
+        metric_type: str,
+        segment: str | None,
+        served: dict[str, Served],
+        revisions: Revisions,
     ) -> str:
         segment_attrs = ""
         if segment is not None:
@@ -234,6 +260,7 @@ class AdobeTargetEmulator:
                 start,
                 include_deleted=query.include_deleted,
                 filter_extreme=query.filter_extreme,
+                revision=sample_revision(start, query.resolution, revisions),
             )
             if data is None:
                 continue

@@ -8,7 +8,8 @@ Sunday..Saturday, a business week Monday..Friday, `last3Months` is the three cal
 months before the current one, `thisMonth`/`thisQuarter` include today's partial day.
 
 Data: each (publisher code, placement, view type, day) has deterministic counts, or
-none on some days; no placement parameter merges every placement of the code.
+none on some days; no placement parameter merges every placement of the code. A restated
+day is recounted; the rates and totals follow from the counts as always.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tap_perfreports.sandbox.emulator import (
     Served,
     stable_random,
 )
+from tap_perfreports.sandbox.restatement import Restatements
 
 USERNAME = "sandbox@citygrid.example"
 PASSWORD = "sandbox-citygrid-secret"  # noqa: S105 - the sandbox's own documented login
@@ -108,11 +110,19 @@ def report_range(report_time: str, today: dt.date) -> tuple[dt.date, dt.date] | 
     }.get(report_time)
 
 
-def placement_counts(code: str, placement: str, view: str, day: dt.date) -> dict[str, float]:
-    """One placement's additive counts for a day; empty when it had no traffic."""
+def placement_counts(
+    code: str, placement: str, view: str, day: dt.date, revision: int = 0
+) -> dict[str, float]:
+    """One placement's additive counts for a day; empty when it had no traffic.
+
+    A restated day is recounted (late traffic, invalid clicks credited): new counts from
+    the same distribution, drawn for its `revision`; a day without traffic stays without.
+    """
     rng = stable_random("citygrid", code, placement, view, day)
     if rng.random() < 0.15:
         return {}
+    if revision:
+        rng = stable_random("citygrid", code, placement, view, day, revision)
     impressions = rng.randint(0, 40)
     bidded = rng.randint(0, impressions)
     clicks = rng.randint(0, bidded)
@@ -145,9 +155,11 @@ def with_rates(counts: dict[str, float]) -> dict[str, float]:
     }
 
 
-def daily_row(code: str, placements: t.Sequence[str], view: str, day: dt.date) -> dict | None:
+def daily_row(
+    code: str, placements: t.Sequence[str], view: str, day: dt.date, revision: int = 0
+) -> dict | None:
     """The row a request for `placements` of `code` reports for a day, or None."""
-    parts = [c for c in (placement_counts(code, p, view, day) for p in placements) if c]
+    parts = [c for c in (placement_counts(code, p, view, day, revision) for p in placements) if c]
     if not parts:
         return None
     counts = {name: sum(part[name] for part in parts) for name in parts[0]}
@@ -167,6 +179,9 @@ class CityGridEmulator:
     forbidden: frozenset[str] = frozenset()
     #: Multiplies the login's publisher codes (`tap-perfreports-sandbox --scale`).
     scale = 1
+
+    def __init__(self, restatements: Restatements | None = None) -> None:
+        self.restatements = restatements or Restatements()
 
     @property
     def placements(self) -> dict[str, tuple[str, ...]]:
@@ -205,9 +220,10 @@ class CityGridEmulator:
             return SandboxResponse(403, f"Forbidden: {exc}".encode(), "text/plain")
         rows, keys = [], []
         code_label = "+".join(codes)
+        revisions = self.restatements.current
         for offset in range((last - first).days + 1):
             day = first + dt.timedelta(days=offset)
-            merged = self._merged(codes, placements, view, day)
+            merged = self._merged(codes, placements, view, day, revisions.of(day))
             if merged is not None:
                 rows.append(merged)
                 keys.append(
@@ -249,13 +265,13 @@ class CityGridEmulator:
         return codes, request.params("placement"), view, span[0], span[1]
 
     def _merged(
-        self, codes: list[str], placements: list[str], view: str, day: dt.date
+        self, codes: list[str], placements: list[str], view: str, day: dt.date, revision: int
     ) -> dict | None:
         """Rows of several codes add up: counts summed, rates recomputed."""
         if len(codes) == 1:
-            return daily_row(codes[0], placements or self.placements[codes[0]], view, day)
+            return daily_row(codes[0], placements or self.placements[codes[0]], view, day, revision)
         parts = [
-            placement_counts(c, p, view, day)
+            placement_counts(c, p, view, day, revision)
             for c in codes
             for p in placements or self.placements[c]
         ]

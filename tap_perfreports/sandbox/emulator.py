@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import random
 import typing as t
 from dataclasses import dataclass, field
+
+if t.TYPE_CHECKING:
+    from tap_perfreports.sandbox.restatement import Restatements
 
 Body = bytes | t.Iterable[bytes]
 
@@ -60,6 +64,8 @@ class Emulator(t.Protocol):
     """One vendor's API, as its documentation describes it."""
 
     key: str
+    #: The server's restatements, which the emulator's data follow.
+    restatements: Restatements
 
     def handle(self, request: SandboxRequest) -> SandboxResponse: ...
 
@@ -76,6 +82,17 @@ def stable_random(*parts: object) -> random.Random:
     """A generator seeded by its parts: the same data on every machine and run."""
     seed = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
     return random.Random(int.from_bytes(seed[:8], "big"))
+
+
+def period_end(start: dt.date, period: str) -> dt.date:
+    """The last day of the `period` ("week": Monday to Sunday, "month") starting on `start`;
+    any shorter period ends on the day it starts."""
+    if period == "week":
+        return start + dt.timedelta(days=6)
+    if period == "month":
+        following = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        return following - dt.timedelta(days=1)
+    return start
 
 
 def json_response(status: int, payload: t.Any, **headers: str) -> SandboxResponse:

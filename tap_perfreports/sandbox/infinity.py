@@ -2,7 +2,8 @@
 
 Data: each installation has a deterministic set of tracked events per UTC day
 (`triggers/*`); `metrics/channels` aggregates those same events, so the two streams
-agree with each other the way the real reports do.
+agree with each other the way the real reports do. A restated UTC day keeps its events
+(rowId, time, act...), revalues its goals and has events that arrived late.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import random
 import typing as t
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,6 +22,7 @@ from tap_perfreports.sandbox.emulator import (
     json_response,
     stable_random,
 )
+from tap_perfreports.sandbox.restatement import UNRESTATED, Restatements, Revisions
 
 USERNAME = "sandbox@infinity.example"
 PASSWORD = "sandbox-infinity-secret"  # noqa: S105 - the sandbox's own documented login
@@ -35,47 +38,86 @@ TRIGGER_FIELDS = (
 )  # fmt: skip
 
 
+#: A restated day's late events take rowIds from here on, after the day's own events.
+LATE_ROW_IDS_FROM = 50_000
+
+
 @functools.lru_cache(maxsize=256)
-def events_on(igrp: int, day: dt.date, scale: int = 1) -> list[dict[str, t.Any]]:
-    """The events installation `igrp` tracked on UTC `day`, in time order.
+def events_on(igrp: int, day: dt.date, scale: int = 1, revision: int = 0) -> list[dict[str, t.Any]]:
+    """The events installation `igrp` tracked on UTC `day`, in time order, as of the day's
+    `revision` (restatements: see `_restated`).
 
     `scale` multiplies the volume (benchmarks); rowIds stay unique up to scale 100.
     """
+    if revision:
+        return _restated(igrp, day, scale, revision)
     rng = stable_random("infinity", igrp, day)
     count = rng.randint(20, 60) * scale
     seconds = sorted(rng.randrange(86_400) for _ in range(count))
-    base_id = igrp * 10_000_000_000 + (day - EPOCH).days * 100_000
-    start = dt.datetime.combine(day, dt.time(), dt.UTC)
-    events = []
-    for index, second in enumerate(seconds):
-        act = rng.choice(ACTS)
-        events.append(
-            {
-                "rowId": base_id + index,
-                "triggerDatetime": start + dt.timedelta(seconds=second),
-                "igrp": igrp,
-                "act": act,
-                "vid": f"{rng.getrandbits(64):016x}",
-                "ch": rng.choice(list(CHANNELS)),
-                "goal": rng.choice(GOALS) if act == "goal" else None,
-                "srcPhoneNumber": f"07700900{rng.randrange(1000):03d}" if act == "call" else "",
-                "ip": f"198.51.100.{rng.randrange(1, 255)}",
-                "host": "infinity.example",
-                "whois": "Infinity Call Tracking, Ltd",
-                "revenue": round(rng.uniform(5, 250), 2) if act == "goal" else 0.0,
-            }
-        )
-    return events
+    return [_event(rng, igrp, day, index, second) for index, second in enumerate(seconds)]
 
 
+def _restated(igrp: int, day: dt.date, scale: int, revision: int) -> list[dict[str, t.Any]]:
+    """A day as restated `revision` times: conversions are valued late, so every goal event
+    is revalued (its goal and revenue); events logged late arrive, a few with each
+    restatement, with rowIds after the day's own. Every rowId keeps its event and time."""
+    late: list[dict[str, t.Any]] = []
+    for restatement in range(1, revision + 1):
+        rng = stable_random("infinity", igrp, day, "late", restatement)
+        for _ in range(rng.randint(1, 3) * scale):
+            second = rng.randrange(86_400)
+            late.append(_event(rng, igrp, day, LATE_ROW_IDS_FROM + len(late), second))
+    rng = stable_random("infinity", igrp, day, revision)
+    events = [
+        {**event, "goal": rng.choice(GOALS), "revenue": _revenue(rng)}
+        if event["act"] == "goal"
+        else event
+        for event in [*events_on(igrp, day, scale), *late]
+    ]
+    return sorted(events, key=lambda event: event["triggerDatetime"])
+
+
+def _event(rng: random.Random, igrp: int, day: dt.date, index: int, second: int) -> dict:
+    """The `index`th event of a UTC day, `second` seconds after its midnight."""
+    act = rng.choice(ACTS)
+    return {
+        "rowId": igrp * 10_000_000_000 + (day - EPOCH).days * 100_000 + index,
+        "triggerDatetime": dt.datetime.combine(day, dt.time(), dt.UTC)
+        + dt.timedelta(seconds=second),
+        "igrp": igrp,
+        "act": act,
+        "vid": f"{rng.getrandbits(64):016x}",
+        "ch": rng.choice(list(CHANNELS)),
+        "goal": rng.choice(GOALS) if act == "goal" else None,
+        "srcPhoneNumber": f"07700900{rng.randrange(1000):03d}" if act == "call" else "",
+        "ip": f"198.51.100.{rng.randrange(1, 255)}",
+        "host": "infinity.example",
+        "whois": "Infinity Call Tracking, Ltd",
+        "revenue": _revenue(rng) if act == "goal" else 0.0,
+    }
+
+
+def _revenue(rng: random.Random) -> float:
+    return round(rng.uniform(5, 250), 2)
+
+
+@functools.lru_cache(maxsize=8)
 def events_between(
-    igrp: int, start: dt.date, end: dt.date, tz: dt.tzinfo, scale: int = 1
+    igrp: int,
+    start: dt.date,
+    end: dt.date,
+    tz: dt.tzinfo,
+    scale: int = 1,
+    *,
+    revisions: Revisions = UNRESTATED,
 ) -> list[dict]:
-    """Events whose local date in `tz` is within [start, end]."""
+    """Events whose local date in `tz` is within [start, end], each UTC day at its revision.
+
+    Kept while a window's pages are requested one after another: read only."""
     found = []
     day = start - dt.timedelta(days=1)
     while day <= end + dt.timedelta(days=1):
-        for event in events_on(igrp, day, scale):
+        for event in events_on(igrp, day, scale, revisions.of(day)):
             local = event["triggerDatetime"].astimezone(tz)
             if start <= local.date() <= end:
                 found.append({**event, "triggerDatetime": local})
@@ -95,6 +137,9 @@ class InfinityEmulator:
     key = "infinity"
     #: Multiplies the number of events per day (`tap-perfreports-sandbox --scale`).
     scale = 1
+
+    def __init__(self, restatements: Restatements | None = None) -> None:
+        self.restatements = restatements or Restatements()
 
     def cacheable(self, request: SandboxRequest) -> bool:
         """Reports are a function of the request."""
@@ -176,10 +221,9 @@ class InfinityEmulator:
             [self._display(request, r, fields) for r in page], [Served(f"infinity:{route}", keys)]
         )
 
-    @functools.lru_cache(maxsize=8)  # noqa: B019 - one emulator per server, few windows
     def _window_events(self, igrp: int, start: dt.date, end: dt.date, tz: dt.tzinfo) -> list[dict]:
-        """A window's events, kept while its pages are requested one after another."""
-        return events_between(igrp, start, end, tz, self.scale)
+        """A window's events as restated now."""
+        return events_between(igrp, start, end, tz, self.scale, revisions=self.restatements.current)
 
     # Parameters, as the docs define them
 

@@ -16,6 +16,8 @@ offer/campaign/creative/... combination); a report sums them by its dimensions. 
 H of day D is available 1.5 hours after it ends in the requested timezone, on the
 emulator's clock (`now` if set, else the environment variable `NOW_ENV`, else the real
 clock), so today's report is incomplete and a job remembers what it saw when generated.
+A restated day's deliveries are counted again; a job is for its days' revisions too, so
+asking again after a restatement submits a new one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import functools
 import hashlib
 import json
 import os
+import random
 import re
 import threading
 import time
@@ -39,6 +42,7 @@ from tap_perfreports.sandbox.emulator import (
     json_response,
     stable_random,
 )
+from tap_perfreports.sandbox.restatement import UNRESTATED, Restatements, Revisions
 
 ACCESS_KEY = "sandbox-mintegral-access-key"
 API_KEY = "sandbox-mintegral-api-key"
@@ -118,8 +122,28 @@ def hours_available(day: dt.date, now: dt.datetime, tz: dt.tzinfo) -> int:
 
 
 @functools.lru_cache(maxsize=1024)
-def atoms_on(day: dt.date, scale: int = 1) -> tuple[dict[str, t.Any], ...]:
-    """The account's deliveries on `day`, at the finest grain, deterministic per day."""
+def atoms_on(day: dt.date, scale: int = 1, revision: int = 0) -> tuple[dict[str, t.Any], ...]:
+    """The account's deliveries on `day`, at the finest grain, deterministic per day.
+
+    A restated day is counted again (late installs, spend corrected): every delivery keeps
+    its hour and dimensions, so the reports' rows stay, and gets new impressions, clicks,
+    conversions and spend, drawn for the day's `revision`.
+    """
+    if revision:
+        rng = stable_random("mintegral", day, revision)
+        recounted = []
+        for atom in atoms_on(day, scale):
+            impressions, clicks, conversions = _delivered(rng)
+            recounted.append(
+                {
+                    **atom,
+                    "Impression": impressions,
+                    "Click": clicks,
+                    "Conversion": conversions,
+                    "Spend": _spend(rng, impressions),
+                }
+            )
+        return tuple(recounted)
     rng = stable_random("mintegral", day)
     atoms = []
     for _ in range(rng.randint(20, 40) * scale):
@@ -127,9 +151,7 @@ def atoms_on(day: dt.date, scale: int = 1) -> tuple[dict[str, t.Any], ...]:
         campaign = offer_id - 73332
         creative = rng.randrange(6)
         endcard = rng.randrange(3)
-        impressions = rng.randint(100, 20_000)
-        clicks = rng.randint(0, impressions // 20)
-        conversions = rng.randint(0, clicks // 3)
+        impressions, clicks, conversions = _delivered(rng)
         atoms.append(
             {
                 "hour": rng.randrange(24),
@@ -147,10 +169,21 @@ def atoms_on(day: dt.date, scale: int = 1) -> tuple[dict[str, t.Any], ...]:
                 "Impression": impressions,
                 "Click": clicks,
                 "Conversion": conversions,
-                "Spend": round(impressions * rng.uniform(0.5, 15) / 1000, 2),
+                "Spend": _spend(rng, impressions),
             }
         )
     return tuple(atoms)
+
+
+def _delivered(rng: random.Random) -> tuple[int, int, int]:
+    """A delivery's impressions, clicks and conversions."""
+    impressions = rng.randint(100, 20_000)
+    clicks = rng.randint(0, impressions // 20)
+    return impressions, clicks, rng.randint(0, clicks // 3)
+
+
+def _spend(rng: random.Random, impressions: int) -> float:
+    return round(impressions * rng.uniform(0.5, 15) / 1000, 2)
 
 
 def canonical_dimensions(option: str) -> tuple[str, ...]:
@@ -180,8 +213,10 @@ def report_rows(
     tz: dt.tzinfo,
     as_of: dt.datetime,
     scale: int = 1,
+    revisions: Revisions = UNRESTATED,
 ) -> list[dict[str, t.Any]]:
-    """The report as generated at `as_of`: atoms of published hours, summed by group.
+    """The report as generated at `as_of`: atoms of published hours, each day at its
+    revision, summed by group.
 
     Rows map documented headers to values; the ground truth for tests.
     """
@@ -189,7 +224,7 @@ def report_rows(
     day = start
     while day <= end:
         published = hours_available(day, as_of, tz)
-        for atom in atoms_on(day, scale):
+        for atom in atoms_on(day, scale, revisions.of(day)):
             if atom["hour"] >= published:
                 continue
             key: tuple = (day,)
@@ -261,6 +296,8 @@ class Condition:
     dimensions: tuple[str, ...]
     granularity: str
     timezone: str
+    #: The revisions of its days when asked: a restatement makes it another job.
+    revisions: Revisions = UNRESTATED
 
     @property
     def tz(self) -> dt.timezone:
@@ -278,7 +315,8 @@ class MintegralEmulator:
     #: Multiplies the number of deliveries per day (`tap-perfreports-sandbox --scale`).
     scale = 1
 
-    def __init__(self) -> None:
+    def __init__(self, restatements: Restatements | None = None) -> None:
+        self.restatements = restatements or Restatements()
         self.jobs: dict[Condition, Job] = {}
         #: How many times each condition's data was generated (first time and again).
         self.generations: dict[Condition, int] = {}
@@ -351,7 +389,8 @@ class MintegralEmulator:
             raise Refused(f"time_granularity {granularity!r} is not supported")
         dimensions = canonical_dimensions(request.param("dimension_option") or "")
         check_combination(dimensions, granularity)
-        return Condition(start, end, dimensions, granularity, timezone), kind
+        revisions = self.restatements.current.within(start, end)
+        return Condition(start, end, dimensions, granularity, timezone, revisions), kind
 
     def _status(self, condition: Condition) -> SandboxResponse:
         """type=1: submit (201), generating (202), or generated (200 with its hours)."""
@@ -403,6 +442,7 @@ class MintegralEmulator:
             tz=condition.tz,
             as_of=as_of,
             scale=self.scale,
+            revisions=condition.revisions,
         )
         self.jobs[condition] = Job(
             as_of=as_of,

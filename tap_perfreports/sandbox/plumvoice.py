@@ -3,9 +3,10 @@
 Route: `GET /api/performance/{start}/{end}/{period}/{phone}`. Data: each sandbox phone
 number has deterministic call-quality totals per local day of the account (New York,
 as the documented example's timestamps are New York midnights); weeks start on Monday;
-`ALL` merges every number. A period that the requested range only partly covers is
-aggregated over the covered days only, keyed by the period's own start, so a client
-that does not align its ranges to periods lands wrong numbers and the tests see it.
+`ALL` merges every number; a restated day has late call records. A period that the
+requested range only partly covers is aggregated over the covered days only, keyed by
+the period's own start, so a client that does not align its ranges to periods lands
+wrong numbers and the tests see it.
 
 Rate limit: `requests_per_window` per clock-aligned window of `window_seconds`, as the
 documented reset times (multiples of 900s) suggest, reported on every response in the
@@ -32,8 +33,10 @@ from tap_perfreports.sandbox.emulator import (
     SandboxResponse,
     Served,
     json_response,
+    period_end,
     stable_random,
 )
+from tap_perfreports.sandbox.restatement import UNRESTATED, Restatements, Revisions
 
 USERNAME = "sandbox-plumvoice-login"
 PASSWORD = "sandbox-plumvoice-temporary-secret"  # noqa: S105 - the sandbox's own login
@@ -80,12 +83,15 @@ def _numbers(scale: int) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=1 << 20)
-def day_totals(phone: str, day: dt.date, scale: int = 1) -> DayTotals:
+def day_totals(phone: str, day: dt.date, scale: int = 1, revision: int = 0) -> DayTotals:
     """One number's totals for one local day; `ALL` is the sum over every number.
+
+    A restated day has late call records: 1 to 5 more calls than first published (drawn
+    for its `revision`), its errors and page loads counted again over them.
 
     Kept once computed: a benchmark's second pass then measures serving, not generating."""
     if phone == ALL:
-        parts = [day_totals(p, day) for p in phones(scale)]
+        parts = [day_totals(p, day, 1, revision) for p in phones(scale)]
         return DayTotals(
             sum(p.calls for p in parts),
             sum(p.js_errors for p in parts),
@@ -94,6 +100,9 @@ def day_totals(phone: str, day: dt.date, scale: int = 1) -> DayTotals:
         )
     rng = stable_random("plumvoice", phone, day)
     calls = rng.choice((0, rng.randint(1, 40)))
+    if revision:
+        rng = stable_random("plumvoice", phone, day, revision)
+        calls += rng.randint(1, 5)
     return DayTotals(
         calls=calls,
         js_errors=rng.randint(0, calls // 4),
@@ -111,15 +120,6 @@ def period_start(day: dt.date, period: str) -> dt.date:
     return day
 
 
-def period_end(start: dt.date, period: str) -> dt.date:
-    if period == "week":
-        return start + dt.timedelta(days=6)
-    if period == "month":
-        following = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        return following - dt.timedelta(days=1)
-    return start
-
-
 def local_midnight(day: dt.date) -> int:
     """The Unix time a period starting on `day` is keyed by: the account's local midnight."""
     return int(dt.datetime.combine(day, dt.time(), ACCOUNT_TZ).timestamp())
@@ -133,8 +133,10 @@ def metrics(
     last: dt.date | None = None,
     *,
     scale: int = 1,
+    revisions: Revisions = UNRESTATED,
 ) -> dict[str, int | float]:
-    """The six metrics of the period starting on `start`, over its days in [first, last].
+    """The six metrics of the period starting on `start`, over its days in [first, last],
+    each at its revision.
 
     Without `first`/`last`: the whole period, which is what the tap must land.
     """
@@ -142,7 +144,10 @@ def metrics(
     days_to = min(period_end(start, period), last) if last else period_end(start, period)
     days = (days_to - days_from).days + 1
     scale = scale if phone == ALL else 1  # one number's days do not depend on it
-    totals = [day_totals(phone, days_from + dt.timedelta(n), scale) for n in range(days)]
+    totals = [
+        day_totals(phone, day, scale, revisions.of(day))
+        for day in (days_from + dt.timedelta(n) for n in range(days))
+    ]
     calls = sum(d.calls for d in totals)
     js_errors = sum(d.js_errors for d in totals)
     fetch_errors = sum(d.fetch_errors for d in totals)
@@ -189,7 +194,12 @@ class PlumVoiceEmulator:
     def numbers(self) -> frozenset[str]:
         return _numbers(self.scale)
 
-    def __init__(self, clock: t.Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        clock: t.Callable[[], float] = time.time,
+        restatements: Restatements | None = None,
+    ) -> None:
+        self.restatements = restatements or Restatements()
         self.requests_per_window = DOCUMENTED_LIMIT
         self.window_seconds = DOCUMENTED_WINDOW_SECONDS
         configured = os.environ.get(RATE_LIMIT_ENV)
@@ -266,7 +276,9 @@ class PlumVoiceEmulator:
             first, last, period, phone = self._parameters(*match.groups())
         except BadParameter as exc:
             return self._error(400, f"Invalid {exc} parameter.", wants_xml, headers)
-        body, keys = self._report(first, last, period, phone, wants_xml, self.scale)
+        body, keys = self._report(
+            first, last, period, phone, wants_xml, self.scale, self.restatements.current
+        )
         return SandboxResponse(
             200,
             body,
@@ -277,12 +289,22 @@ class PlumVoiceEmulator:
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - the emulator lives as long as its server
     def _report(  # noqa: PLR0917 - every part is the cache key
-        self, first: dt.date, last: dt.date, period: str, phone: str, wants_xml: bool, scale: int
+        self,
+        first: dt.date,
+        last: dt.date,
+        period: str,
+        phone: str,
+        wants_xml: bool,
+        scale: int,
+        revisions: Revisions,
     ) -> tuple[bytes, tuple[tuple[str, str, str], ...]]:
         """A report's body and ledger keys. Answers are not cacheable (each carries the rate
         limit's state), so the body is kept here: a benchmark then measures the tap."""
         starts = period_starts(first, last, period)
-        table = {s: metrics(phone, period, s, first, last, scale=scale) for s in starts}
+        table = {
+            s: metrics(phone, period, s, first, last, scale=scale, revisions=revisions)
+            for s in starts
+        }
         keys = tuple(
             (phone, period, dt.datetime.fromtimestamp(local_midnight(s), dt.UTC).isoformat())
             for s in starts

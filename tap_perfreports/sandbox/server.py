@@ -2,13 +2,16 @@
 
 Routes: `/<vendor key>/<the vendor's documented path>` for each emulator, and
 `/_sandbox/...` for tests run in another process: `GET ledger`, `POST faults`,
-`POST reset`. In-process tests use `SandboxServer.ledger` and `.faults` directly.
+`POST restate` (`{"since": "YYYY-MM-DD"}`, answered `{"revision": n}`) and `POST reset`
+(ledger, faults and restatements). In-process tests use `SandboxServer.ledger`, `.faults`
+and `.restate()` directly.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import socket
 import struct
@@ -22,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 from tap_perfreports.sandbox.emulator import SandboxRequest, SandboxResponse
 from tap_perfreports.sandbox.faults import Fault, FaultPlan
 from tap_perfreports.sandbox.ledger import Ledger, LedgerRequest
+from tap_perfreports.sandbox.restatement import Restatements
 
 if t.TYPE_CHECKING:
     from tap_perfreports.sandbox.emulator import Emulator
@@ -43,8 +47,9 @@ class SandboxServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.ledger = Ledger(record_keys=record_keys)
         self.faults = FaultPlan()
-        self.emulators: dict[str, Emulator] = build_emulators()
-        #: Benchmarks: answers generated once and served again from memory.
+        self.restatements = Restatements()
+        self.emulators: dict[str, Emulator] = build_emulators(self.restatements)
+        #: Benchmarks: answers generated once and served again from memory, per revisions.
         self.cache: dict[tuple, SandboxResponse] | None = {} if cache else None
         self._thread: threading.Thread | None = None
 
@@ -58,6 +63,11 @@ class SandboxServer(ThreadingHTTPServer):
         from tap_perfreports.vendors import VENDORS
 
         return self.base_url + next(v for v in VENDORS if v.key == vendor).sandbox_path()
+
+    def restate(self, since: dt.date) -> int:
+        """Every vendor restates the days from `since` on: they serve new values from now
+        on. Returns the number of restatements so far (see `restatement.py`)."""
+        return self.restatements.restate(since)
 
     def handle_error(self, request: t.Any, client_address: t.Any) -> None:
         """A client that hung up (a tap killed, a request fetched ahead and dropped) is
@@ -170,11 +180,12 @@ class _Handler(BaseHTTPRequestHandler):
         if cache is None or not emulator.cacheable(request):
             return emulator.handle(request)
         query = tuple((name, tuple(values)) for name, values in sorted(request.query.items()))
-        key = (emulator.key, request.path, query)
+        revisions = self.server.restatements.current
+        key = (emulator.key, request.path, query, revisions)
         if key not in cache:
             response = emulator.handle(request)
-            if response.status != 200:
-                return response
+            if response.status != 200 or self.server.restatements.current != revisions:
+                return response  # an error, or an answer that a restatement overtook
             if not isinstance(response.body, (bytes, bytearray)):
                 response.body = b"".join(response.body)
             cache[key] = response
@@ -236,9 +247,17 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     self.server.faults.add(Fault(**spec))
             body = b'"ok"'
+        elif method == "POST" and action == "restate":
+            try:
+                since = dt.date.fromisoformat(payload["since"])
+            except (KeyError, TypeError, ValueError):
+                self._send(SandboxResponse(400, b'"since must be a date, YYYY-MM-DD"'))
+                return
+            body = json.dumps({"revision": self.server.restate(since)}).encode()
         elif method == "POST" and action == "reset":
             self.server.ledger.reset()
             self.server.faults.clear()
+            self.server.restatements.reset()
             body = b'"ok"'
         else:
             self._send(SandboxResponse(404, b'"Unknown control route"'))
