@@ -224,6 +224,7 @@ class HttpClient:
             if not isinstance(result, TransientError) and _is_empty(result):
                 # Empty is "no rows" in some formats, and also what a glitching proxy sends.
                 logger.info("%s: the answer was empty; asking once more before believing it", where)
+                result.close()
                 result = retrying()
         except PermanentError as exc:
             message = str(exc).rstrip()
