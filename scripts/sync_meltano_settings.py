@@ -20,17 +20,19 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 MELTANO_YML = Path(__file__).resolve().parent.parent / "meltano.yml"
-#: No `number`: Meltano 4.4 parses a `decimal` setting given as an environment variable into
-#: a Decimal and then fails to write the tap's config (not JSON serializable).
-KINDS = {"string": "string", "integer": "integer", "boolean": "boolean"}
+#: Meltano kinds that reinterpret what the user typed are avoided: `date_iso8601` reads
+#: 2026-13-11 as 2026-11-13, `boolean` reads "abc" as false, `integer` fails on "abc" with
+#: a page of Meltano's own output. As `string`, the value reaches the tap as typed, and the
+#: tap reads it (settings.parse_typed_strings) or names the setting in one line.
+#: No `number` at all: Meltano 4.4 parses a `decimal` setting given as an environment
+#: variable into a Decimal and then fails to write the tap's config (not JSON serializable).
+KINDS = {"string": "string", "integer": "string", "boolean": "string"}
 
 
 def kind(schema: dict[str, t.Any]) -> str:
     """Meltano's kind for one JSON-schema property."""
     if schema.get("secret"):
         return "password"
-    if schema.get("format") == "date":
-        return "date_iso8601"
     types = schema.get("type", "string")
     types = [types] if isinstance(types, str) else types
     if "number" in types and "integer" not in types:

@@ -159,13 +159,16 @@ class TapHooks(Tap):
         if isinstance(self.message_writer, BufferedSingerWriter):
             self._state_writer = EncodedStateWriter(self.message_writer)
 
-    def register_secrets(self, config: t.Mapping[str, t.Any]) -> None:
+    def prepare_config(self, config: dict[str, t.Any]) -> dict[str, t.Any]:
         """Called with the raw config before it is validated (the tap's hook)."""
+        return config
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        self.register_secrets(self._config)
+        """Always raises: the SDK skips validation for discovery, but Meltano discovers
+        before every run, and an invalid setting must fail there as one line too."""
+        self._config = self.prepare_config(self._config)
         try:
-            return super()._validate_config(raise_errors=raise_errors)
+            return super()._validate_config(raise_errors=True)
         except ConfigValidationError as exc:
             raise ConfigError(*name_setting(exc.errors[0] if exc.errors else str(exc))) from None
 

@@ -9,10 +9,15 @@ message that follows a window's records says "everything up to this day is done"
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sys
 import time
 import typing as t
 from functools import cached_property
 
+from tap_perfreports.errors import TapPerfReportsError
+from tap_perfreports.inputs import InputError
+from tap_perfreports.progress import PARTITIONS_LOGGED, Progress
 from tap_perfreports.sdk_private import StreamHooks
 from tap_perfreports.windows import Window, parse_bookmark, plan_windows, resume_from
 
@@ -20,6 +25,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from singer_sdk import Tap
+    from singer_sdk.singerlib import Catalog
 
     from tap_perfreports.fetch_ahead import Request
     from tap_perfreports.http import HttpClient
@@ -35,6 +41,21 @@ if t.TYPE_CHECKING:
 SMALL_STATE = 64
 RECORDS_PER_BOOKMARK = 4
 STATE_MAX_WAIT_SECONDS = 60.0
+
+
+class _SdkNoise(logging.Filter):
+    """Two SDK lines that mislead: "Starting incremental sync ... with bookmark value"
+    names no partition and shows start_date as a bookmark on a fresh run (our own line per
+    partition says what is extracted), and "An unhandled error occurred while syncing"
+    precedes every expected failure, which is handled: its one line follows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("Starting incremental sync of"):
+            return False
+        if message.startswith("An unhandled error occurred while syncing"):
+            return not isinstance(sys.exc_info()[1], TapPerfReportsError)
+        return True
 
 
 class ReportStream(StreamHooks):
@@ -67,12 +88,33 @@ class ReportStream(StreamHooks):
         #: The vendor's HTTP client, shared by its streams.
         self.client = client
         self._announced = False
+        #: Counts for the progress lines and the summary (`progress.py`).
+        self.progress = Progress()
+        #: The client's requests before this stream's first (its summary counts the rest).
+        self.requests_before: int | None = None
         super().__init__(tap, schema=schema, name=name)
+        logging.getLogger(f"{tap.name}.{self.name}").addFilter(_SdkNoise())
         # Streams built from config pass these; the SDK's __init__ would reset them.
         if primary_keys is not None:
             self.primary_keys = primary_keys
         if replication_key is not None:
             self.replication_key = replication_key
+
+    def apply_catalog(self, catalog: Catalog) -> None:
+        """A catalog whose schema for this stream lacks its key columns (an empty schema,
+        an old catalog) is refused in one line, before any request."""
+        entry = catalog.get_stream(self.name)
+        if entry is not None:
+            columns = set((entry.schema.to_dict() or {}).get("properties") or {})
+            needed = dict.fromkeys([*self.primary_keys, self.replication_key or ""])
+            missing = [column for column in needed if column and column not in columns]
+            if missing:
+                raise InputError(
+                    f"The catalog's schema for stream {self.name} lacks {', '.join(missing)} "
+                    "(its key columns): write a current catalog with --discover (or "
+                    "`meltano select`)."
+                )
+        super().apply_catalog(catalog)
 
     # What a vendor module provides
 
@@ -96,12 +138,31 @@ class ReportStream(StreamHooks):
         Read from the state itself: the SDK's starting value falls back to start_date,
         which would mark a day done that was never extracted. Read without creating the
         partition's state (planning ahead must not change the STATE a run emits).
+
+        A bookmark after the vendor's latest complete day (an `end_date` in the future
+        once moved it there, or a hand-edited state) would skip every day until then:
+        it is brought back to that day, with a warning, and the next STATE says so.
         """
-        state: t.Mapping[str, t.Any] = self.stream_state
+        state: t.MutableMapping[str, t.Any] = self.stream_state
         if context:
             partitions = state.get("partitions") or []
             state = next((p for p in partitions if p.get("context") == dict(context)), {})
-        return parse_bookmark(state.get("replication_key_value"))
+        day = parse_bookmark(state.get("replication_key_value"))
+        latest = self.vendor.latest_day
+        if day is None or day <= latest:
+            return day
+        if state.get("replication_key_value") != latest.isoformat():
+            self.logger.warning(
+                "%s: the state's bookmark %s is after the latest complete day, %s; "
+                "resuming from %s. To extract from start_date again instead, clear the "
+                "state: `meltano state clear <state id>` or `meltano run --full-refresh`.",
+                self.where(context),
+                day,
+                latest,
+                latest,
+            )
+            state["replication_key_value"] = latest.isoformat()
+        return latest
 
     def plan(self, context: dict) -> list[Window]:
         """The windows this run extracts for one partition, oldest first."""
@@ -122,18 +183,41 @@ class ReportStream(StreamHooks):
     def planned_windows(self, context: dict, how: str = "") -> list[Window]:
         """`plan`, and say in the log what this partition's run will extract (`how`)."""
         windows = self.plan(context)
-        if not windows:
-            self.logger.info("%s: up to date, nothing to extract", self.where(context))
-            return windows
-        self.logger.info(
-            "%s: extracting %s..%s in %d window(s)%s",
-            self.where(context),
-            windows[0].start,
-            windows[-1].end,
-            len(windows),
-            how,
-        )
+        first, last = (windows[0].start, windows[-1].end) if windows else (None, None)
+        self.partition_planned(context, first, last, len(windows), f"window(s){how}")
         return windows
+
+    def partition_planned(
+        self, context: dict, first: dt.date | None, last: dt.date | None, count: int, what: str
+    ) -> None:
+        """A partition's plan: `count` requests (`what`) for `first`..`last`. Logged at
+        INFO while the stream has few partitions; with many (CityGrid's codes, Plum
+        Voice's phones) at DEBUG, after one line that says so."""
+        self.count_requests_from_now()
+        level = logging.INFO
+        partitions = len(self.partitions or [{}])
+        if partitions > PARTITIONS_LOGGED:
+            level = logging.DEBUG
+            if not self.progress.partitions_started:
+                self.logger.info(
+                    "stream %s: %d partitions; each one's plan is logged at DEBUG, "
+                    "progress every %.0f s",
+                    self.name,
+                    partitions,
+                    self.progress.every,
+                )
+        self.progress.start_partition(count, time.monotonic())
+        if first is None or last is None:
+            self.logger.log(level, "%s: up to date, nothing to extract", self.where(context))
+            return
+        self.logger.log(
+            level, "%s: extracting %s..%s in %d %s", self.where(context), first, last, count, what
+        )
+
+    def count_requests_from_now(self) -> None:
+        """The stream's summary counts the vendor client's requests from here on."""
+        if self.requests_before is None:
+            self.requests_before = self.client.requests_sent
 
     def requests_ahead(self, context: dict) -> Iterable[Request]:
         """The requests one partition's run will send, in order, as far as they are known
@@ -146,6 +230,7 @@ class ReportStream(StreamHooks):
         if self._announced:
             return
         self._announced = True
+        self.count_requests_from_now()
         self.client.announce(
             request
             for context in self.partitions or [{}]
@@ -179,6 +264,9 @@ class ReportStream(StreamHooks):
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = day.isoformat()
         self.mark_state_changed()
+        line = self.progress.window_done(time.monotonic())
+        if line is not None:
+            self.logger.info("%s: %s", self.where(context), line)
         bookmarks = self.bookmark_count()
         if (
             bookmarks <= SMALL_STATE
@@ -207,6 +295,7 @@ class ReportStream(StreamHooks):
 
     def on_record_written(self) -> None:
         self.run.records_since_state += 1
+        self.progress.rows += 1
 
     def on_sync_stopped(self, *, writing_messages: bool) -> None:
         """A failure or an interrupt: the windows finished before it are written to
@@ -223,6 +312,10 @@ class ReportStream(StreamHooks):
         deferred until every stream had its turn end the run."""
         super().finalize_state_progress_markers(state)
         self.write_state()
+        if self.progress.partitions_started:
+            requests = self.client.requests_sent - (self.requests_before or 0)
+            summary = self.progress.summary(requests, time.monotonic())
+            self.logger.info("stream %s: done, %s", self.name, summary)
         self.after_sync()
         selected = [s for s in self.sdk_tap.streams.values() if s.selected]
         if selected and selected[-1] is self:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import difflib
 import logging
 import sys
 import threading
@@ -16,20 +14,22 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_perfreports import clock, redact
-from tap_perfreports.errors import ConfigError, RunInterrupted, TapPerfReportsError
+from tap_perfreports.errors import RunInterrupted, TapPerfReportsError
+from tap_perfreports.inputs import check_cli_files, normalize_state
 from tap_perfreports.run_state import RunState
 from tap_perfreports.sdk_private import BufferedSingerWriter, TapHooks
-from tap_perfreports.vendor import Vendor, VendorConfig
+from tap_perfreports.settings import (
+    check_vendor_objects,
+    parse_typed_strings,
+    resolve_vendors,
+)
 from tap_perfreports.vendors import VENDORS
-from tap_perfreports.windows import latest_complete_day
 
 if t.TYPE_CHECKING:
     from tap_perfreports.sandbox.server import SandboxServer
+    from tap_perfreports.vendor import VendorConfig
 
 logger = logging.getLogger("tap-perfreports")
-
-#: How far back the sandbox extracts when no start_date is given.
-SANDBOX_DEFAULT_DAYS = 30
 
 
 class TapPerfReports(TapHooks):
@@ -80,8 +80,10 @@ class TapPerfReports(TapHooks):
         self.run_state = RunState()
         super().__init__(*args, **kwargs)
 
-    def register_secrets(self, config: t.Mapping[str, t.Any]) -> None:
-        """Every credential is registered for redaction before anything can echo it."""
+    def prepare_config(self, config: dict[str, t.Any]) -> dict[str, t.Any]:
+        """Before the config is validated: every credential is registered for redaction
+        (before anything can echo it), and typed settings given as text are read."""
+        check_vendor_objects(config, VENDORS)
         for vendor in VENDORS:
             settings = config.get(vendor.key)
             if not isinstance(settings, dict):
@@ -90,71 +92,25 @@ class TapPerfReports(TapHooks):
                 redact.redact.add(settings.get(secret))
             if settings.get("username") and settings.get("password"):
                 redact.redact.add_basic_auth(str(settings["username"]), str(settings["password"]))
+        return parse_typed_strings(config, self.full_config_jsonschema())
+
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """The state is checked (one line naming stream and partition if it is wrong) and
+        Meltano's `{"singer_state": ...}` form accepted, before any request."""
+        super().load_state(normalize_state(state))
 
     @cached_property
     def vendor_configs(self) -> list[VendorConfig]:
         """Each configured vendor's settings, resolved and checked before any request."""
         config = self.config
-        _reject_unknown_settings(config, self.full_config_jsonschema())
-        sandbox = bool(config.get("sandbox"))
-        now = clock.now(sandbox=sandbox)
-        end = _date_setting(config, "end_date")
-        start = _date_setting(config, "start_date")
-        if start is None and not sandbox:
-            raise ConfigError("start_date", "required (a date such as 2024-01-31)")
-        if start is not None and start > now.date():
-            raise ConfigError("start_date", f"{start} is in the future")
-        if start is not None and end is not None and end < start:
-            raise ConfigError("end_date", f"{end} is before start_date {start}")
-
-        resolved = []
-        for vendor in VENDORS:
-            settings = config.get(vendor.key)
-            if settings is None:
-                continue
-            settings = dict(settings)
-            # The SDK fills in the documented default, so only another URL is a choice.
-            explicit_url = settings.get("api_url")
-            if explicit_url == vendor.api_url:
-                explicit_url = None
-            if sandbox:
-                settings = {**vendor.sandbox_settings, **settings}
-            _validate_vendor(vendor, settings)
-            vendor_end = end or (
-                vendor.default_end_date(now, settings)
-                if vendor.default_end_date
-                else latest_complete_day(now)
-            )
-            vendor_start = start or vendor_end - dt.timedelta(days=SANDBOX_DEFAULT_DAYS - 1)
-            earliest = vendor.earliest_day(now, settings) if vendor.earliest_day else None
-            if earliest is not None and vendor_end < earliest:
-                raise ConfigError(
-                    "end_date" if end else "start_date",
-                    f"the {vendor.title} serves days from {earliest} only (its history "
-                    f"limit), and {vendor_start}..{vendor_end} is wholly older",
-                )
-            if sandbox and not explicit_url:
-                api_url = self.sandbox_server().base_url + vendor.sandbox_path()
-            else:
-                api_url = str(explicit_url or vendor.api_url)
-            lookback = settings.get("lookback_days")
-            concurrency = settings.get("max_concurrent_requests")
-            if concurrency is None:
-                concurrency = vendor.max_concurrent_requests or 1
-            resolved.append(
-                VendorConfig(
-                    key=vendor.key,
-                    settings=settings,
-                    api_url=api_url.rstrip("/"),
-                    lookback_days=vendor.lookback_days if lookback is None else int(lookback),
-                    start_date=vendor_start,
-                    end_date=vendor_end,
-                    sandbox=sandbox,
-                    max_concurrent_requests=int(concurrency),
-                    run=self.run_state,
-                )
-            )
-        return resolved
+        return resolve_vendors(
+            config,
+            VENDORS,
+            schema=self.full_config_jsonschema(),
+            now=clock.now(sandbox=bool(config.get("sandbox"))),
+            sandbox_url=lambda: self.sandbox_server().base_url,
+            run=self.run_state,
+        )
 
     @classmethod
     def full_config_jsonschema(cls) -> dict:
@@ -177,38 +133,15 @@ class TapPerfReports(TapHooks):
         streams: list[Stream] = []
         for vendor_config in self.vendor_configs:
             streams.extend(by_key[vendor_config.key].build_streams(self, vendor_config))
+        if self.input_catalog is not None:
+            unknown = set(self.input_catalog) - {stream.name for stream in streams}
+            if unknown:
+                self.logger.warning(
+                    "The catalog names stream(s) %s, which this config does not extract (a "
+                    "vendor left out of the config, or a misspelt name): ignored.",
+                    ", ".join(sorted(unknown)),
+                )
         return streams
-
-
-def _reject_unknown_settings(config: t.Mapping[str, t.Any], schema: dict) -> None:
-    """A misspelt vendor key would silently extract nothing: name it instead."""
-    known = set(schema.get("properties", {}))
-    for name in config:
-        if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(name, f"unknown setting{hint}")
-
-
-def _validate_vendor(vendor: Vendor, settings: t.Mapping[str, t.Any]) -> None:
-    """The vendor's own rules, then: an empty list is a mistake, never "all" or "none"."""
-    vendor.validate(settings)
-    for name, value in settings.items():
-        if isinstance(value, list) and not value:
-            raise ConfigError(
-                f"{vendor.key}.{name}",
-                "is empty: leave it out for the default, or list at least one",
-            )
-
-
-def _date_setting(config: t.Mapping[str, t.Any], name: str) -> dt.date | None:
-    value = config.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise ConfigError(name, f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def main() -> None:
@@ -216,6 +149,7 @@ def main() -> None:
     line and a non-zero exit. Whatever the end, every message written so far is flushed."""
     redact.install()
     try:
+        check_cli_files(sys.argv[1:])
         TapPerfReports.cli()
     except RunInterrupted as exc:
         _end_run(

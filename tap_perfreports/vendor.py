@@ -20,6 +20,8 @@ if t.TYPE_CHECKING:
 
 #: Above this, fetching ahead only holds more bodies; it no longer hides latency.
 MAX_CONCURRENT_REQUESTS = 32
+#: A year of late data is already more than any of these vendors restates.
+MAX_LOOKBACK_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class VendorConfig:
     lookback_days: int
     start_date: dt.date
     end_date: dt.date
+    #: The vendor's latest complete day as the run starts: no bookmark may pass it.
+    latest_day: dt.date
     sandbox: bool
     #: Requests sent at once when fetching ahead (1: one at a time).
     max_concurrent_requests: int = 1
@@ -66,6 +70,10 @@ class Vendor:
     #: End date when the user gives none: the vendor's latest complete reporting day, as
     #: of an instant, in the time zone the vendor's settings report in.
     default_end_date: t.Callable[[dt.datetime, t.Mapping[str, t.Any]], dt.date] | None = None
+    #: The last day an explicit end_date may reach, as of an instant; None: the latest
+    #: complete day. A vendor whose streams emit days that are not final yet and keep the
+    #: bookmark at the last final one (Mintegral's is_complete) may reach its current day.
+    last_day_served: t.Callable[[dt.datetime, t.Mapping[str, t.Any]], dt.date] | None = None
     #: The oldest day the API still serves, as of an instant (None: no limit). A range
     #: wholly older fails at config validation; a range partly older is clipped, with a
     #: warning, by the vendor's streams.
@@ -86,7 +94,7 @@ class Vendor:
                 ),
                 th.Property(
                     "lookback_days",
-                    th.IntegerType(minimum=0),
+                    th.IntegerType(minimum=0, maximum=MAX_LOOKBACK_DAYS),
                     default=self.lookback_days,
                     description="Days before the bookmark to extract again, for late or "
                     "restated data.",

@@ -23,7 +23,8 @@ def known_secrets(config: t.Mapping[str, t.Any] | None = None) -> set[str]:
 
     found = set()
     for vendor in VENDORS:
-        settings = (config or {}).get(vendor.key) or {}
+        settings = (config or {}).get(vendor.key)
+        settings = settings if isinstance(settings, dict) else {}
         for name in vendor.secrets:
             for source in (vendor.sandbox_settings, settings):
                 if source.get(name):

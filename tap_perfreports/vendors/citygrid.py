@@ -561,9 +561,12 @@ class CityGridStream(ReportStream):
                 self.where(context),
                 lost,
             )
-        if not plan.requests:
-            self.logger.info("%s: nothing to extract", self.where(context))
-            return
+        if not lagging:
+            requests = plan.requests
+            first, last = (
+                (requests[0].keep.start, requests[-1].keep.end) if requests else (None, None)
+            )
+            self.partition_planned(context, first, last, len(requests), "report_time request(s)")
         for request in plan.requests:
             where = self.request(context, request).where
             try:

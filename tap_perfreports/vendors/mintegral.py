@@ -803,6 +803,12 @@ def default_end_date(now: dt.datetime, settings: t.Mapping[str, t.Any]) -> dt.da
     )
 
 
+def current_day(now: dt.datetime, settings: t.Mapping[str, t.Any]) -> dt.date:
+    """Today in the report timezone: the last day an explicit end_date reaches. Its data
+    is partial; `is_complete` keeps the bookmark at the last complete day."""
+    return now.astimezone(parse_timezone(str(settings.get("timezone") or DEFAULT_TIMEZONE))).date()
+
+
 REPORT = th.ObjectType(
     th.Property(
         "name",
@@ -868,5 +874,6 @@ VENDOR = Vendor(
     build_streams=build_streams,
     validate=validate,
     default_end_date=default_end_date,
+    last_day_served=current_day,
     earliest_day=earliest_day,
 )

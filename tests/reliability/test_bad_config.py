@@ -3,6 +3,9 @@ with one line naming the setting and the rule, no traceback, and no credential e
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tests import reliability_table
@@ -12,6 +15,8 @@ from tests.reliability.scenarios import CREDENTIALS, captured, secret_hits
 pytestmark = pytest.mark.reliability
 
 PASSWORD = CREDENTIALS["infinity"]["password"]
+#: Marks a key the case removes from the valid config it starts from.
+REMOVED = "<removed>"
 
 #: (id, config without api_urls, the setting named, words of the rule)
 CASES: list[tuple[str, dict, str, str]] = [
@@ -28,8 +33,24 @@ CASES: list[tuple[str, dict, str, str]] = [
     # impossible dates
     ("end before start", {"start_date": "2026-10-05", "end_date": "2026-10-01"},
      "end_date", "before start_date"),
-    ("start in the future", {"start_date": "2099-01-01", "end_date": None},
+    ("start in the future", {"start_date": "2099-01-01", "end_date": REMOVED},
      "start_date", "in the future"),
+    ("a month 13", {"start_date": "2026-13-11"}, "start_date", "not a date"),
+    ("integer text that is no integer", {"infinity": {"lookback_days": "abc"}},
+     "infinity.lookback_days", "'abc' is not of type 'integer'"),
+    ("boolean text that is no boolean", {"infinity": {"exclude_pii": "yes"}},
+     "infinity.exclude_pii", "'yes' is not of type 'boolean'"),
+    ("lookback beyond a year", {"infinity": {"lookback_days": 100000000}},
+     "infinity.lookback_days", "maximum of 366"),
+    ("api_url that is no URL", {"infinity": {"api_url": "not a url"}}, "infinity.api_url",
+     "not an http(s) URL"),
+    # vendor objects
+    ("vendor null", {"infinity": None}, "infinity", "must be an object"),
+    ("vendor text", {"infinity": "yes"}, "infinity", "must be an object"),
+    ("vendor list", {"infinity": [1001]}, "infinity", "must be an object"),
+    ("no vendor at all", {"infinity": REMOVED}, "config", "no vendor is configured"),
+    ("activate-version is not offered", {"emit_activate_version_messages": True},
+     "emit_activate_version_messages", "unknown setting"),
     ("older than Mintegral keeps", {"mintegral": {}, "start_date": "2025-01-01",
                                     "end_date": "2025-02-01"}, "end_date", "history limit"),
     ("older than CityGrid presets reach", {"citygrid": {}, "start_date": "2025-01-01",
@@ -73,21 +94,23 @@ def configured(sandbox, case: dict) -> dict:
         if isinstance(config.get(vendor), dict):
             credentials = CREDENTIALS[vendor] if config["sandbox"] else {}
             config[vendor] = {"api_url": sandbox.url(vendor), **credentials, **config[vendor]}
-    return {key: value for key, value in config.items() if value is not None}
+    return {key: value for key, value in config.items() if value != REMOVED}
 
 
 @pytest.mark.parametrize(("config", "setting", "rule"), [c[1:] for c in CASES],
                          ids=[c[0] for c in CASES])  # fmt: skip
+@pytest.mark.parametrize("command", ["sync", "discover"])
 def test_bad_config_fails_before_any_request_naming_setting_and_rule(
-    sandbox, config, setting, rule
+    sandbox, config, setting, rule, command
 ):
+    """In discovery too: Meltano discovers before every run."""
     config = configured(sandbox, config)
-    run = run_tap(config)
+    run = run_tap(config, args=["--discover"] if command == "discover" else [])
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     errors = [line for line in lines if "| ERROR " in line or "Traceback" in line]
     hits = secret_hits(captured(run), config)
     reliability_table.record(
-        "bad config",
+        f"bad config ({command})",
         faults=1,
         runs=1,
         secret_hits=hits,
@@ -99,3 +122,31 @@ def test_bad_config_fails_before_any_request_naming_setting_and_rule(
     assert rule in lines[-1], lines[-1]
     assert sandbox.ledger.requests == [], "a request was sent"
     assert hits == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("start_date: 2026-10-01\ninfinity: {}\n", "is not JSON"),
+        ("", "is empty"),
+        ("[1, 2]", "holds a JSON list, not an object"),
+    ],
+    ids=["YAML", "empty", "a list"],
+)
+def test_a_config_file_that_is_not_a_json_object_is_named(tmp_path, content, words):
+    path = tmp_path / "tap.yml"
+    path.write_text(content)
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_perfreports", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    reliability_table.record(
+        "bad config (file)", faults=1, runs=1, unhandled=int("Traceback" in done.stderr)
+    )
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 1
+    assert f"The config file '{path}' {words}" in last, last
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
