@@ -1,11 +1,11 @@
 """CityGrid Ad Performance API, emulated: presets only, basic auth, JSON or CSV by Accept.
 
 The presets are computed from the current Pacific reporting day (21:00..21:00
-America/Los_Angeles) of the emulator's clock: `now` if set, else the environment
-variable `NOW_ENV`, else the real clock. Its calendar is written independently of the
-tap's (tests compare the two), with the same documented week assumptions: weeks run
-Sunday..Saturday, a business week Monday..Friday, `last3Months` is the three calendar
-months before the current one, `thisMonth`/`thisQuarter` include today's partial day.
+America/Los_Angeles) of the emulators' clock (`EmulatorClock`; `NOW_ENV` freezes it).
+Its calendar is written independently of the tap's (tests compare the two), with the
+same documented week assumptions: weeks run Sunday..Saturday, a business week
+Monday..Friday, `last3Months` is the three calendar months before the current one,
+`thisMonth`/`thisQuarter` include today's partial day.
 
 Data: each (publisher code, placement, view type, day) has deterministic counts, or
 none on some days; no placement parameter merges every placement of the code. A restated
@@ -20,8 +20,9 @@ import json
 import typing as t
 from zoneinfo import ZoneInfo
 
-from tap_perfreports.clock import SANDBOX_NOW_ENV, frozen_now
+from tap_perfreports.clock import SANDBOX_NOW_ENV
 from tap_perfreports.sandbox.emulator import (
+    EmulatorClock,
     SandboxRequest,
     SandboxResponse,
     Served,
@@ -171,10 +172,8 @@ class BadRequest(Exception):
     """A parameter the real API would refuse with HTTP 400."""
 
 
-class CityGridEmulator:
+class CityGridEmulator(EmulatorClock):
     key = "citygrid"
-    #: Frozen clock for tests; else NOW_ENV, else the real clock.
-    now: dt.datetime | None = None
     #: Codes the login lists but may not read (access revoked): 403.
     forbidden: frozenset[str] = frozenset()
     #: Multiplies the login's publisher codes (`tap-perfreports-sandbox --scale`).
@@ -186,9 +185,6 @@ class CityGridEmulator:
     @property
     def placements(self) -> dict[str, tuple[str, ...]]:
         return placements(self.scale)
-
-    def clock(self) -> dt.datetime:
-        return self.now or frozen_now() or dt.datetime.now(dt.UTC)
 
     def cacheable(self, request: SandboxRequest) -> bool:
         """Reports are a function of the request (and the frozen clock)."""
