@@ -16,7 +16,7 @@ import requests
 from lxml import etree
 
 from tap_perfreports.clock import SANDBOX_NOW_ENV
-from tap_perfreports.sandbox import adobe_target, infinity, mintegral, plumvoice
+from tap_perfreports.sandbox import adobe_target, citygrid, infinity, mintegral, plumvoice
 from tap_perfreports.sandbox.emulator import EmulatorClock
 from tap_perfreports.sandbox.server import SandboxServer
 from tests.test_sandbox_restatement import (
@@ -141,7 +141,7 @@ def test_plum_voice_counts_todays_calls_so_far_and_none_tomorrow(server):
 @pytest.mark.parametrize("period", ["week", "month"])
 def test_plum_voice_weeks_and_months_add_up_the_days(server, period):
     days = plum_calls(server, plumvoice.ALL, "day")
-    (calls,) = plum_calls(server, plumvoice.ALL, period).values()  # 11-16..22: one week
+    (calls,) = plum_calls(server, plumvoice.ALL, period).values()  # the week of 11-16, November
     assert calls == sum(days.values())
 
 
@@ -214,6 +214,26 @@ def test_citygrid_serves_no_day_after_its_reporting_day(server, preset):
     days = [D.fromisoformat(row["date"]) for row in report["daily_results"]]
     assert max(days) == (TODAY if preset.startswith("this") else YESTERDAY)
     assert D.fromisoformat(report["to"]) == max(days)
+
+
+#: 04:30 on the reporting day that began at 21:00 Pacific.
+CITYGRID_PASSED = 7.5 / 24
+
+
+def test_citygrids_reporting_day_in_progress_has_its_counts_so_far(server):
+    query = {"publisher_code": "guest", "view_type": "ads", "report_time": "thisMonth"}
+    report = json.loads(citygrid_body(server, "application/json", **query))
+    rows = {D.fromisoformat(row["date"]): row for row in report["daily_results"]}
+
+    def truth(day: D, passed: float = 1.0) -> dict | None:
+        return citygrid.daily_row("guest", citygrid.PLACEMENTS["guest"], "ads", day, passed=passed)
+
+    past = [day for day in rows if day < TODAY]
+    assert YESTERDAY in past
+    assert {day: rows[day] for day in past} == {day: truth(day) for day in past}
+    assert rows[TODAY] == truth(TODAY, CITYGRID_PASSED)
+    assert 0 < rows[TODAY]["impressions"] < truth(TODAY)["impressions"]
+    assert report["total_impressions"] == sum(row["impressions"] for row in rows.values())
 
 
 # Mintegral: published hours only
