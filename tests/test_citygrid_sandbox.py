@@ -108,4 +108,4 @@ def test_totals_sum_the_counts_and_derive_the_rates_from_the_sums():
 def test_a_frozen_clock_without_an_offset_is_refused(monkeypatch):
     monkeypatch.setenv(emulated.NOW_ENV, "2026-03-09T04:00:00")
     with pytest.raises(ValueError, match="no UTC offset"):
-        emulated.frozen_now()
+        emulated.CityGridEmulator().clock()

@@ -11,6 +11,11 @@ type whatever `type` asks for.
 
 A sample that covers a restated day is counted again. Every recipe's values, "Campaign"
 included, are drawn for itself: the "Campaign" recipe is not the sum of the others.
+
+On the emulator's clock, a sample that has not started has no visitors yet, so it is
+absent like any sample without visitors; the sample in progress holds the visitors so
+far (its counts in proportion to the part that has passed), as the documentation only
+leaves out samples without visitors, not unfinished ones.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ import typing as t
 from xml.sax.saxutils import escape, quoteattr
 
 from tap_perfreports.sandbox.emulator import (
+    EmulatorClock,
     SandboxRequest,
     SandboxResponse,
     Served,
     period_end,
+    share_passed,
     stable_random,
 )
 from tap_perfreports.sandbox.restatement import Restatements, Revisions
@@ -113,12 +120,17 @@ def sample(
     include_deleted: bool = False,
     filter_extreme: bool = False,
     revision: int = 0,
+    passed: float = 1.0,
 ) -> dict[str, dict[str, t.Any]] | None:
     """recipe -> {steps, amount, engagement} for one sample; None when it had no visitors.
 
     A restated sample is counted again (hits processed late): new values for the same
     recipes and steps, drawn for its `revision`; a sample without visitors stays without.
+    Of a sample in progress only `passed` has happened (see `sample_passed`): its values
+    so far; none at all before it starts.
     """
+    if not passed:
+        return None
     rng = stable_random("adobe_target", campaign, metric_type, segment, resolution, start)
     if rng.random() < EMPTY_SAMPLE_ODDS:
         return None
@@ -145,7 +157,33 @@ def sample(
             for name in ENGAGED_STEPS
         }
         result[recipe] = {"steps": steps, "amount": amount, "engagement": engagement}
+    if passed < 1:
+        return {recipe: _so_far(values, passed) for recipe, values in result.items()}
     return result
+
+
+def _so_far(values: dict[str, t.Any], passed: float) -> dict[str, t.Any]:
+    """A recipe's values when `passed` of its sample has happened: each in proportion."""
+    return {
+        "steps": {name: float(int(value * passed)) for name, value in values["steps"].items()},
+        "amount": round(values["amount"] * passed, 2),
+        "engagement": {
+            name: (int(count * passed), round(total * passed, 5), round(squares * passed, 5))
+            for name, (count, total, squares) in values["engagement"].items()
+        },
+    }
+
+
+def sample_passed(start: dt.datetime, resolution: str, now: dt.datetime) -> float:
+    """How much of the sample starting at `start` (sandbox times are UTC) has passed at
+    `now`: samples are back to back, each ending where the next starts."""
+    first = start.replace(tzinfo=dt.UTC)
+    if resolution == "hour":
+        following = first + dt.timedelta(hours=1)
+    else:
+        last_day = period_end(first.date(), resolution)
+        following = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), dt.UTC)
+    return share_passed(first, following, now)
 
 
 def campaigns(scale: int = 1) -> tuple[int, ...]:
@@ -164,7 +202,7 @@ def utc_text(moment: dt.datetime) -> str:
     return moment.replace(tzinfo=dt.UTC).isoformat()
 
 
-class AdobeTargetEmulator:
+class AdobeTargetEmulator(EmulatorClock):
     key = "adobe_target"
     #: Multiplies the login's campaigns (`tap-perfreports-sandbox --scale`).
     scale = 1
@@ -176,8 +214,13 @@ class AdobeTargetEmulator:
         self.ignore_type = False
 
     def cacheable(self, request: SandboxRequest) -> bool:
-        """Reports are a function of the request."""
-        return True
+        """Reports are a function of the request once the clock has passed their last sample."""
+        try:
+            query = ReportQuery.from_request(request)
+        except ValueError:
+            return False
+        starts = sample_starts(query.start, query.end, query.resolution)
+        return not starts or sample_passed(starts[-1], query.resolution, self.clock()) == 1
 
     def error_response(self, status: int) -> SandboxResponse:
         messages = {401: "Invalid email or password supplied.", 500: "Internal error."}
@@ -222,10 +265,12 @@ class AdobeTargetEmulator:
                 return error(f"Segment {query.segment} not found.", 400)
             segments = found
         asked = [query.metric_type] if query.metric_type and not self.ignore_type else []
-        revisions = self.restatements.current
+        revisions, now = self.restatements.current, self.clock()
         for metric_type in asked or list(METRIC_TYPES):
             for segment in segments:
-                parts.append(self.render_report(query, metric_type, segment, served, revisions))
+                parts.append(
+                    self.render_report(query, metric_type, segment, served, revisions, now=now)
+                )
         parts.append("</reports>\n")
         return SandboxResponse(
             200, "".join(parts).encode(), "text/xml", served=list(served.values())
@@ -238,6 +283,8 @@ class AdobeTargetEmulator:
         segment: str | None,
         served: dict[str, Served],
         revisions: Revisions,
+        *,
+        now: dt.datetime,
     ) -> str:
         segment_attrs = ""
         if segment is not None:
@@ -261,6 +308,7 @@ class AdobeTargetEmulator:
                 include_deleted=query.include_deleted,
                 filter_extreme=query.filter_extreme,
                 revision=sample_revision(start, query.resolution, revisions),
+                passed=sample_passed(start, query.resolution, now),
             )
             if data is None:
                 continue

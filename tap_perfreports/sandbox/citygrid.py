@@ -1,15 +1,16 @@
 """CityGrid Ad Performance API, emulated: presets only, basic auth, JSON or CSV by Accept.
 
 The presets are computed from the current Pacific reporting day (21:00..21:00
-America/Los_Angeles) of the emulator's clock: `now` if set, else the environment
-variable `NOW_ENV`, else the real clock. Its calendar is written independently of the
-tap's (tests compare the two), with the same documented week assumptions: weeks run
-Sunday..Saturday, a business week Monday..Friday, `last3Months` is the three calendar
-months before the current one, `thisMonth`/`thisQuarter` include today's partial day.
+America/Los_Angeles) of the emulators' clock (`EmulatorClock`; `NOW_ENV` freezes it).
+Its calendar is written independently of the tap's (tests compare the two), with the
+same documented week assumptions: weeks run Sunday..Saturday, a business week
+Monday..Friday, `last3Months` is the three calendar months before the current one,
+`thisMonth`/`thisQuarter` include today's partial day.
 
 Data: each (publisher code, placement, view type, day) has deterministic counts, or
 none on some days; no placement parameter merges every placement of the code. A restated
-day is recounted; the rates and totals follow from the counts as always.
+day is recounted; the reporting day in progress has the counts of its part that has
+passed; the rates and totals follow from the counts as always.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import json
 import typing as t
 from zoneinfo import ZoneInfo
 
-from tap_perfreports.clock import SANDBOX_NOW_ENV, frozen_now
+from tap_perfreports.clock import SANDBOX_NOW_ENV
 from tap_perfreports.sandbox.emulator import (
+    EmulatorClock,
     SandboxRequest,
     SandboxResponse,
     Served,
+    share_passed,
     stable_random,
 )
 from tap_perfreports.sandbox.restatement import Restatements
@@ -77,11 +80,19 @@ COUNTS = (
     "impressions", "bidded_impressions", "billable_clicks", "billable_connections",
     "revenue", "ltc", "ltc_revenue",
 )  # fmt: skip
+#: The counts in dollars, which come in quarters.
+DOLLARS = ("revenue", "ltc_revenue")
 
 
 def current_reporting_day(now: dt.datetime) -> dt.date:
     """Reporting day D runs from D-1 21:00 to D 21:00 Pacific."""
     return (now.astimezone(PACIFIC) + dt.timedelta(hours=3)).date()
+
+
+def reporting_day_passed(day: dt.date, now: dt.datetime) -> float:
+    """How much of reporting day `day` has passed at `now`."""
+    end = dt.datetime.combine(day, dt.time(21), PACIFIC)
+    return share_passed(end - dt.timedelta(days=1), end, now)
 
 
 def _shift_months(first: dt.date, months: int) -> dt.date:
@@ -111,12 +122,14 @@ def report_range(report_time: str, today: dt.date) -> tuple[dt.date, dt.date] | 
 
 
 def placement_counts(
-    code: str, placement: str, view: str, day: dt.date, revision: int = 0
+    code: str, placement: str, view: str, day: dt.date, revision: int = 0, *, passed: float = 1.0
 ) -> dict[str, float]:
     """One placement's additive counts for a day; empty when it had no traffic.
 
     A restated day is recounted (late traffic, invalid clicks credited): new counts from
     the same distribution, drawn for its `revision`; a day without traffic stays without.
+    Of the day in progress only `passed` has happened (see `reporting_day_passed`): each
+    count in proportion, in its own unit.
     """
     rng = stable_random("citygrid", code, placement, view, day)
     if rng.random() < 0.15:
@@ -126,7 +139,7 @@ def placement_counts(
     impressions = rng.randint(0, 40)
     bidded = rng.randint(0, impressions)
     clicks = rng.randint(0, bidded)
-    return {
+    counts = {
         "impressions": impressions,
         "bidded_impressions": bidded,
         "billable_clicks": clicks,
@@ -135,6 +148,12 @@ def placement_counts(
         "ltc": rng.randint(0, 8),
         "ltc_revenue": rng.randint(0, 100) * 0.25,
     }
+    if passed < 1:
+        return {
+            name: int(value * passed * 4) / 4 if name in DOLLARS else int(value * passed)
+            for name, value in counts.items()
+        }
+    return counts
 
 
 def _ratio(numerator: float, denominator: float, scale: float) -> float:
@@ -156,10 +175,17 @@ def with_rates(counts: dict[str, float]) -> dict[str, float]:
 
 
 def daily_row(
-    code: str, placements: t.Sequence[str], view: str, day: dt.date, revision: int = 0
+    code: str,
+    placements: t.Sequence[str],
+    view: str,
+    day: dt.date,
+    revision: int = 0,
+    *,
+    passed: float = 1.0,
 ) -> dict | None:
     """The row a request for `placements` of `code` reports for a day, or None."""
-    parts = [c for c in (placement_counts(code, p, view, day, revision) for p in placements) if c]
+    parts = [placement_counts(code, p, view, day, revision, passed=passed) for p in placements]
+    parts = [part for part in parts if part]
     if not parts:
         return None
     counts = {name: sum(part[name] for part in parts) for name in parts[0]}
@@ -171,10 +197,8 @@ class BadRequest(Exception):
     """A parameter the real API would refuse with HTTP 400."""
 
 
-class CityGridEmulator:
+class CityGridEmulator(EmulatorClock):
     key = "citygrid"
-    #: Frozen clock for tests; else NOW_ENV, else the real clock.
-    now: dt.datetime | None = None
     #: Codes the login lists but may not read (access revoked): 403.
     forbidden: frozenset[str] = frozenset()
     #: Multiplies the login's publisher codes (`tap-perfreports-sandbox --scale`).
@@ -186,9 +210,6 @@ class CityGridEmulator:
     @property
     def placements(self) -> dict[str, tuple[str, ...]]:
         return placements(self.scale)
-
-    def clock(self) -> dt.datetime:
-        return self.now or frozen_now() or dt.datetime.now(dt.UTC)
 
     def cacheable(self, request: SandboxRequest) -> bool:
         """Reports are a function of the request (and the frozen clock)."""
@@ -212,8 +233,9 @@ class CityGridEmulator:
         accept = request.headers.get("Accept", "")
         if accept not in ("application/json", "application/csv"):
             return self.error_response(406)
+        now = self.clock()
         try:
-            codes, placements, view, first, last = self._parameters(request)
+            codes, placements, view, first, last = self._parameters(request, now)
         except BadRequest as exc:
             return SandboxResponse(400, f"Bad Request: {exc}".encode(), "text/plain")
         except PermissionError as exc:
@@ -223,7 +245,8 @@ class CityGridEmulator:
         revisions = self.restatements.current
         for offset in range((last - first).days + 1):
             day = first + dt.timedelta(days=offset)
-            merged = self._merged(codes, placements, view, day, revisions.of(day))
+            passed = reporting_day_passed(day, now)
+            merged = self._merged(codes, placements, view, day, revisions.of(day), passed=passed)
             if merged is not None:
                 rows.append(merged)
                 keys.append(
@@ -245,7 +268,7 @@ class CityGridEmulator:
         return SandboxResponse(200, body.encode(), "application/json", served=served)
 
     def _parameters(
-        self, request: SandboxRequest
+        self, request: SandboxRequest, now: dt.datetime
     ) -> tuple[list[str], list[str], str, dt.date, dt.date]:
         known = {"publisher_code", "placement", "view_type", "report_time"}
         unknown = sorted(set(request.query) - known)
@@ -255,7 +278,7 @@ class CityGridEmulator:
         if view not in METRICS:
             raise BadRequest(f"invalid view_type {view}")
         preset = request.param("report_time") or "yesterday"
-        span = report_range(preset, current_reporting_day(self.clock()))
+        span = report_range(preset, current_reporting_day(now))
         if span is None:
             raise BadRequest(f"invalid report_time {preset}")
         code = request.param("publisher_code")
@@ -265,13 +288,21 @@ class CityGridEmulator:
         return codes, request.params("placement"), view, span[0], span[1]
 
     def _merged(
-        self, codes: list[str], placements: list[str], view: str, day: dt.date, revision: int
+        self,
+        codes: list[str],
+        placements: list[str],
+        view: str,
+        day: dt.date,
+        revision: int,
+        *,
+        passed: float,
     ) -> dict | None:
         """Rows of several codes add up: counts summed, rates recomputed."""
         if len(codes) == 1:
-            return daily_row(codes[0], placements or self.placements[codes[0]], view, day, revision)
+            chosen = placements or self.placements[codes[0]]
+            return daily_row(codes[0], chosen, view, day, revision, passed=passed)
         parts = [
-            placement_counts(c, p, view, day, revision)
+            placement_counts(c, p, view, day, revision, passed=passed)
             for c in codes
             for p in placements or self.placements[c]
         ]

@@ -10,6 +10,8 @@ import random
 import typing as t
 from dataclasses import dataclass, field
 
+from tap_perfreports.clock import frozen_now
+
 if t.TYPE_CHECKING:
     from tap_perfreports.sandbox.restatement import Restatements
 
@@ -66,6 +68,12 @@ class Emulator(t.Protocol):
     key: str
     #: The server's restatements, which the emulator's data follow.
     restatements: Restatements
+    #: The instant a test freezes the emulator's clock at (see `EmulatorClock`).
+    now: dt.datetime | None
+
+    def clock(self) -> dt.datetime:
+        """The instant the emulator's data are as of."""
+        ...
 
     def handle(self, request: SandboxRequest) -> SandboxResponse: ...
 
@@ -76,6 +84,27 @@ class Emulator(t.Protocol):
     def cacheable(self, request: SandboxRequest) -> bool:
         """Whether the answer depends on nothing but the request (`--cache` may keep it)."""
         ...
+
+
+class EmulatorClock:
+    """The one clock of every emulator: real vendors serve nothing for the days after
+    their today, and only what has happened so far of today."""
+
+    #: The instant a test freezes this emulator at; else `TAP_PERFREPORTS_SANDBOX_NOW`,
+    #: else the real time.
+    now: dt.datetime | None = None
+
+    def clock(self) -> dt.datetime:
+        """The emulator's current instant."""
+        return self.now or frozen_now() or dt.datetime.now(dt.UTC)
+
+
+def share_passed(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> float:
+    """How much of the span [start, end) has passed at `now` (aware date-times, compared
+    in UTC so that a day with a DST change lasts its 23 or 25 hours): 0 until it starts,
+    1 once it has ended."""
+    start, end, now = (moment.astimezone(dt.UTC) for moment in (start, end, now))
+    return min(1.0, max(0.0, (now - start) / (end - start)))
 
 
 def stable_random(*parts: object) -> random.Random:

@@ -3,7 +3,8 @@
 Data: each installation has a deterministic set of tracked events per UTC day
 (`triggers/*`); `metrics/channels` aggregates those same events, so the two streams
 agree with each other the way the real reports do. A restated UTC day keeps its events
-(rowId, time, act...), revalues its goals and has events that arrived late.
+(rowId, time, act...), revalues its goals and has events that arrived late. Events after
+the emulator's clock have not happened: today's are partial, later days have none.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import typing as t
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tap_perfreports.sandbox.emulator import (
+    EmulatorClock,
     SandboxRequest,
     SandboxResponse,
     Served,
@@ -133,7 +135,7 @@ class BadRequest(Exception):
     """A parameter the real API would refuse with HTTP 400."""
 
 
-class InfinityEmulator:
+class InfinityEmulator(EmulatorClock):
     key = "infinity"
     #: Multiplies the number of events per day (`tap-perfreports-sandbox --scale`).
     scale = 1
@@ -142,8 +144,12 @@ class InfinityEmulator:
         self.restatements = restatements or Restatements()
 
     def cacheable(self, request: SandboxRequest) -> bool:
-        """Reports are a function of the request."""
-        return True
+        """Reports are a function of the request once the clock has passed their window."""
+        try:
+            _, _, end, tz = self._common(request)
+        except BadRequest:
+            return False
+        return self.clock() >= dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz)
 
     def error_response(self, status: int) -> SandboxResponse:
         messages = {
@@ -222,8 +228,12 @@ class InfinityEmulator:
         )
 
     def _window_events(self, igrp: int, start: dt.date, end: dt.date, tz: dt.tzinfo) -> list[dict]:
-        """A window's events as restated now."""
-        return events_between(igrp, start, end, tz, self.scale, revisions=self.restatements.current)
+        """A window's events as restated now, up to the clock's instant."""
+        now = self.clock()
+        events = events_between(
+            igrp, start, end, tz, self.scale, revisions=self.restatements.current
+        )
+        return [event for event in events if event["triggerDatetime"] <= now]
 
     # Parameters, as the docs define them
 

@@ -14,8 +14,8 @@ from the real clock is refused with HTTP 401.
 Data: per day of the account, deterministic delivery "atoms" (one per hour and
 offer/campaign/creative/... combination); a report sums them by its dimensions. Hour
 H of day D is available 1.5 hours after it ends in the requested timezone, on the
-emulator's clock (`now` if set, else the environment variable `NOW_ENV`, else the real
-clock), so today's report is incomplete and a job remembers what it saw when generated.
+emulators' clock (`EmulatorClock`; `NOW_ENV` freezes it), so today's report is incomplete,
+later days' are empty, and a job remembers what it saw when generated.
 A restated day's deliveries are counted again; a job is for its days' revisions too, so
 asking again after a restatement submits a new one.
 """
@@ -34,8 +34,9 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
-from tap_perfreports.clock import SANDBOX_NOW_ENV, frozen_now
+from tap_perfreports.clock import SANDBOX_NOW_ENV
 from tap_perfreports.sandbox.emulator import (
+    EmulatorClock,
     SandboxRequest,
     SandboxResponse,
     Served,
@@ -304,10 +305,8 @@ class Condition:
         return parse_offset(self.timezone)
 
 
-class MintegralEmulator:
+class MintegralEmulator(EmulatorClock):
     key = "mintegral"
-    #: Frozen clock for the data calendar; else NOW_ENV, else the real clock.
-    now: dt.datetime | None = None
     #: Seconds a job takes to generate (tests and benchmarks change it).
     generation_delay: float = float(os.environ.get(DELAY_ENV) or 0.2)
     #: Seconds a generated report is kept (a month on the real API).
@@ -321,11 +320,6 @@ class MintegralEmulator:
         #: How many times each condition's data was generated (first time and again).
         self.generations: dict[Condition, int] = {}
         self._lock = threading.Lock()
-
-    def clock(self) -> dt.datetime:
-        if self.now is not None:
-            return self.now
-        return frozen_now() or dt.datetime.now(dt.UTC)
 
     def cacheable(self, request: SandboxRequest) -> bool:
         """Downloads are; status answers move with the job."""

@@ -3,10 +3,11 @@
 Route: `GET /api/performance/{start}/{end}/{period}/{phone}`. Data: each sandbox phone
 number has deterministic call-quality totals per local day of the account (New York,
 as the documented example's timestamps are New York midnights); weeks start on Monday;
-`ALL` merges every number; a restated day has late call records. A period that the
-requested range only partly covers is aggregated over the covered days only, keyed by
-the period's own start, so a client that does not align its ranges to periods lands
-wrong numbers and the tests see it.
+`ALL` merges every number; a restated day has late call records. On the emulator's
+clock, the account's today has the calls of its part that has passed, and later days
+have none yet. A period that the requested range only partly covers is aggregated over
+the covered days only, keyed by the period's own start, so a client that does not align
+its ranges to periods lands wrong numbers and the tests see it.
 
 Rate limit: `requests_per_window` per clock-aligned window of `window_seconds`, as the
 documented reset times (multiples of 900s) suggest, reported on every response in the
@@ -29,11 +30,13 @@ from xml.sax.saxutils import quoteattr
 from zoneinfo import ZoneInfo
 
 from tap_perfreports.sandbox.emulator import (
+    EmulatorClock,
     SandboxRequest,
     SandboxResponse,
     Served,
     json_response,
     period_end,
+    share_passed,
     stable_random,
 )
 from tap_perfreports.sandbox.restatement import UNRESTATED, Restatements, Revisions
@@ -70,6 +73,17 @@ class DayTotals:
     fetch_errors: int
     page_load_seconds: float
 
+    def so_far(self, passed: float) -> DayTotals:
+        """The totals of the day's first `passed` share, its calls spread evenly over it:
+        counts in proportion, and the page loads of the calls kept."""
+        calls = int(self.calls * passed)
+        return DayTotals(
+            calls,
+            int(self.js_errors * passed),
+            int(self.fetch_errors * passed),
+            self.page_load_seconds * calls / self.calls if self.calls else 0.0,
+        )
+
 
 def phones(scale: int = 1) -> tuple[str, ...]:
     """The account's numbers: PHONES, and as many again per step of `scale` (benchmarks)."""
@@ -83,21 +97,27 @@ def _numbers(scale: int) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=1 << 20)
-def day_totals(phone: str, day: dt.date, scale: int = 1, revision: int = 0) -> DayTotals:
+def day_totals(
+    phone: str, day: dt.date, scale: int = 1, revision: int = 0, passed: float = 1.0
+) -> DayTotals:
     """One number's totals for one local day; `ALL` is the sum over every number.
 
     A restated day has late call records: 1 to 5 more calls than first published (drawn
-    for its `revision`), its errors and page loads counted again over them.
+    for its `revision`), its errors and page loads counted again over them. Of a day
+    that has not ended, only `passed` has happened (see `day_passed`): each number has
+    the calls of that part, so that `ALL` still adds up.
 
     Kept once computed: a benchmark's second pass then measures serving, not generating."""
     if phone == ALL:
-        parts = [day_totals(p, day, 1, revision) for p in phones(scale)]
+        parts = [day_totals(p, day, 1, revision, passed) for p in phones(scale)]
         return DayTotals(
             sum(p.calls for p in parts),
             sum(p.js_errors for p in parts),
             sum(p.fetch_errors for p in parts),
             sum(p.page_load_seconds for p in parts),
         )
+    if passed < 1:
+        return day_totals(phone, day, 1, revision).so_far(passed)
     rng = stable_random("plumvoice", phone, day)
     calls = rng.choice((0, rng.randint(1, 40)))
     if revision:
@@ -120,6 +140,14 @@ def period_start(day: dt.date, period: str) -> dt.date:
     return day
 
 
+def day_passed(day: dt.date, as_of: dt.datetime | None) -> float:
+    """How much of the account's local `day` has passed at `as_of` (None: all of it)."""
+    if as_of is None:
+        return 1.0
+    midnight = dt.datetime.combine(day, dt.time(), ACCOUNT_TZ)
+    return share_passed(midnight, midnight + dt.timedelta(days=1), as_of)
+
+
 def local_midnight(day: dt.date) -> int:
     """The Unix time a period starting on `day` is keyed by: the account's local midnight."""
     return int(dt.datetime.combine(day, dt.time(), ACCOUNT_TZ).timestamp())
@@ -134,9 +162,11 @@ def metrics(
     *,
     scale: int = 1,
     revisions: Revisions = UNRESTATED,
+    as_of: dt.datetime | None = None,
 ) -> dict[str, int | float]:
     """The six metrics of the period starting on `start`, over its days in [first, last],
-    each at its revision.
+    each at its revision, as far as they have happened at `as_of` (None: every day has
+    ended).
 
     Without `first`/`last`: the whole period, which is what the tap must land.
     """
@@ -145,7 +175,7 @@ def metrics(
     days = (days_to - days_from).days + 1
     scale = scale if phone == ALL else 1  # one number's days do not depend on it
     totals = [
-        day_totals(phone, day, scale, revisions.of(day))
+        day_totals(phone, day, scale, revisions.of(day), day_passed(day, as_of))
         for day in (days_from + dt.timedelta(n) for n in range(days))
     ]
     calls = sum(d.calls for d in totals)
@@ -185,7 +215,7 @@ class BadParameter(Exception):
     """A path parameter the real API refuses with `Invalid <name> parameter.`."""
 
 
-class PlumVoiceEmulator:
+class PlumVoiceEmulator(EmulatorClock):
     key = "plumvoice"
     #: Multiplies the account's phone numbers (`tap-perfreports-sandbox --scale`).
     scale = 1
@@ -196,7 +226,7 @@ class PlumVoiceEmulator:
 
     def __init__(
         self,
-        clock: t.Callable[[], float] = time.time,
+        rate_clock: t.Callable[[], float] = time.time,
         restatements: Restatements | None = None,
     ) -> None:
         self.restatements = restatements or Restatements()
@@ -206,7 +236,8 @@ class PlumVoiceEmulator:
         if configured:
             limit, _, seconds = configured.partition("/")
             self.requests_per_window, self.window_seconds = int(limit), float(seconds)
-        self.clock = clock
+        #: The rate limiter's clock, in Unix seconds (the data follow `clock()`).
+        self.rate_clock = rate_clock
         #: Every request the rate limiter counted, for tests.
         self.rate_log: list[RateLimitEntry] = []
         self._used: dict[int, int] = {}
@@ -221,7 +252,7 @@ class PlumVoiceEmulator:
     def _take(self) -> tuple[bool, dict[str, str]]:
         """Count one request against the current window; False once it is spent."""
         with self._lock:
-            now = self.clock()
+            now = self.rate_clock()
             index, reset = self._window(now)
             used = self._used.get(index, 0)
             allowed = used < self.requests_per_window
@@ -252,7 +283,7 @@ class PlumVoiceEmulator:
             429: "Rate limit exceeded.",
         }
         with self._lock:
-            now = self.clock()
+            now = self.rate_clock()
             index, reset = self._window(now)
             self.rate_log.append(RateLimitEntry(now, index, status))
             headers = self._headers(
@@ -276,8 +307,11 @@ class PlumVoiceEmulator:
             first, last, period, phone = self._parameters(*match.groups())
         except BadParameter as exc:
             return self._error(400, f"Invalid {exc} parameter.", wants_xml, headers)
+        now = self.clock()
+        # A range that ends before the account's today has ended: no instant, so it is kept.
+        as_of = now if last >= now.astimezone(ACCOUNT_TZ).date() else None
         body, keys = self._report(
-            first, last, period, phone, wants_xml, self.scale, self.restatements.current
+            first, last, period, phone, wants_xml, self.scale, self.restatements.current, as_of
         )
         return SandboxResponse(
             200,
@@ -297,12 +331,13 @@ class PlumVoiceEmulator:
         wants_xml: bool,
         scale: int,
         revisions: Revisions,
+        as_of: dt.datetime | None,
     ) -> tuple[bytes, tuple[tuple[str, str, str], ...]]:
         """A report's body and ledger keys. Answers are not cacheable (each carries the rate
         limit's state), so the body is kept here: a benchmark then measures the tap."""
         starts = period_starts(first, last, period)
         table = {
-            s: metrics(phone, period, s, first, last, scale=scale, revisions=revisions)
+            s: metrics(phone, period, s, first, last, scale=scale, revisions=revisions, as_of=as_of)
             for s in starts
         }
         keys = tuple(
