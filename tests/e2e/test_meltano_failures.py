@@ -81,7 +81,7 @@ def test_an_interrupted_meltano_run_fails_and_the_rerun_lands_the_truth(
         "run", "tap-perfreports-infinity", "target-duckdb", env=infinity_env(sandbox)
     )
     assert rerun.returncode == 0, rerun.output[-3000:]
-    verdict = judge(truth, meltano.duckdb, meltano.schema)
+    verdict = judge(truth, meltano.duckdb, meltano.schema, empty_is_null=True)
     reliability_table.record(
         "interrupts (meltano run, DuckDB)",
         faults=1,

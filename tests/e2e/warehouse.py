@@ -59,8 +59,14 @@ class Judgement:
         return (self.lost, self.duplicated, self.stale) == (0, 0, 0)
 
 
-def judge(truth: t.Mapping[str, StreamTruth], query: Query, schema: str) -> Judgement:
-    """Compare every landed row of every truth stream with the truth, column by column."""
+def judge(
+    truth: t.Mapping[str, StreamTruth], query: Query, schema: str, *, empty_is_null: bool = False
+) -> Judgement:
+    """Compare every landed row of every truth stream with the truth, column by column.
+
+    `empty_is_null`: target-duckdb loads through CSV files, where an empty string and NULL
+    are one thing; it lands '' as NULL, and for it the two count as equal.
+    """
     listed = f"select table_name from information_schema.tables where table_schema = '{schema}'"  # noqa: S608
     tables = {name for (name,) in query(listed)}
     verdict = Judgement()
@@ -81,6 +87,8 @@ def judge(truth: t.Mapping[str, StreamTruth], query: Query, schema: str) -> Judg
                 continue
             seen.add(key)
             expected = stream.rows.get(key)
+            if expected is not None and empty_is_null:
+                expected = _empty_as_null(expected)
             if expected is None:
                 verdict.stale += 1
                 verdict.examples.append(f"{name} {key}: landed but not in the truth")
@@ -93,3 +101,7 @@ def judge(truth: t.Mapping[str, StreamTruth], query: Query, schema: str) -> Judg
         verdict.examples.extend(f"{name} {key}: lost" for key in sorted(missing)[:3])
     verdict.examples = verdict.examples[:10]
     return verdict
+
+
+def _empty_as_null(row: dict[str, t.Any]) -> dict[str, t.Any]:
+    return {column: None if value == "" else value for column, value in row.items()}
