@@ -83,7 +83,8 @@ SCENARIOS = (
         "infinity",
         "2026-10-01",
         "2026-10-04",
-        {"igrps": [1001, 1002], "page_size": 40, "max_concurrent_requests": 2},
+        # batches of 100 rows: every window also pages by rowId under every fault
+        {"igrps": [1001, 1002], "page_size": 40, "batch_size": 100, "max_concurrent_requests": 2},
         malformed=b'{"rowId": 17, "triggerDatetime": "2026-10-01 00:\n',
         error_in_200=b'"Unknown installation 1001"',
     ),
