@@ -210,7 +210,7 @@ def test_an_aggregate_day_with_more_rows_than_a_batch_fails_instead_of_being_cut
     assert run.returncode == 1
     line = run.last_log_line
     assert "stream infinity_channels | igrp=1001 | window 2026-10-01 | offset 4" in line
-    assert "more than 5 rows in one query" in line
+    assert "5 rows or more in one query" in line
     assert [r.query["offset"][0] for r in sandbox.ledger.requests if "offset" in r.query] == [
         "0",
         "2",

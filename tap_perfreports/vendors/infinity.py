@@ -406,7 +406,7 @@ class InfinityStream(ReportStream):
                 page = self.paging.after(page, count, last_row_id)
             except OffsetLimitReached:
                 raise RequestFailed(
-                    f"{request.where}: more than {self.paging.batch_size} rows in one query, "
+                    f"{request.where}: {self.paging.batch_size} rows or more in one query, "
                     "which the API will not page past by offset, and these rows have no rowId "
                     "to page by. Narrow the report under infinity.reports (a filter, fewer "
                     "group fields)."
