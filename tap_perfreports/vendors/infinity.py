@@ -8,8 +8,8 @@ paged by limit/offset up to `batch_size` rows, the next batch asking for the row
 `rowId` is greater than the last one received (`rowId-gt-value-N`; the operand code is
 not documented, hence the `row_id_operand` setting), until a short page. Aggregate
 reports (`metrics/...`) are fetched one day per request so each row carries its `date`;
-their rows have no `rowId`, so they page by offset, and a day with more rows than one
-batch fails rather than be cut short. See `Paging`.
+their rows have no `rowId`, so they page by offset, and a day that fills a whole batch
+fails rather than be asked for past the limit. See `Paging`.
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ class Page:
 
 
 class OffsetLimitReached(Exception):
-    """An aggregate query has more rows than one batch, and no rowId to page further by."""
+    """An aggregate query filled a whole batch, and has no rowId to page further by."""
 
 
 @dataclass(frozen=True)
