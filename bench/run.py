@@ -33,7 +33,17 @@ import urllib.request
 from pathlib import Path
 
 from bench.common import REPO, SandboxProcess, measure_tap, records_written
-from bench.formats import INFINITY_ROUTE, Format, Ledger, all_formats, mintegral_polls, tap_config
+from bench.formats import (
+    ADOBE_UNTHROTTLED,
+    ADOBE_UNTHROTTLED_ENV,
+    INFINITY_ROUTE,
+    Format,
+    Ledger,
+    all_formats,
+    mintegral_polls,
+    tap_config,
+)
+from tap_perfreports.sandbox import adobe_target as adobe_sandbox
 from tap_perfreports.sandbox import infinity as infinity_sandbox
 from tap_perfreports.sandbox import mintegral as mintegral_sandbox
 from tap_perfreports.sandbox import plumvoice as plum_sandbox
@@ -204,8 +214,10 @@ def _citygrid_latency(base: str) -> tuple[dict, int]:
 
 
 def _adobe_latency(base: str) -> tuple[dict, int]:
-    """2 campaigns x 3 metric types x 12 windows of 31 days; 3 streams share each."""
-    return {"adobe_target": {"api_url": f"{base}/adobe_target/api"}}, 2 * 3 * 12
+    """2 campaigns x 3 metric types x 12 windows of 31 days; 3 streams share each. The
+    throttle (50 a minute) is lifted: this measures latency, not pacing."""
+    settings = {"api_url": f"{base}/adobe_target/api", **ADOBE_UNTHROTTLED}
+    return {"adobe_target": settings}, 2 * 3 * 12
 
 
 LATENCY_BACKFILLS = {
@@ -218,7 +230,7 @@ LATENCY_BACKFILLS = {
 def latency(folder: str) -> dict[str, tuple[Run, Run, int, int, int]]:
     results = {}
     for name, make in LATENCY_BACKFILLS.items():
-        sandbox = SandboxProcess(1)
+        sandbox = SandboxProcess(1, env={adobe_sandbox.RATE_LIMIT_ENV: ADOBE_UNTHROTTLED_ENV})
         try:
             sandbox.control("faults", "POST", {"latency": 0.2})
             vendor_config, minimum = make(sandbox.base)

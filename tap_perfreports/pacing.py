@@ -1,5 +1,9 @@
 """Proactive rate limiting: wait for the window to reset instead of collecting a 429.
 
+Two pacers implement the `Pacer` protocol of `http.py`: `RateLimitPacer` for an API that
+reports its budget in headers (Plum Voice), and `SlidingWindowPacer` for one that only
+states a rate (Adobe Target: 50 requests a minute per account).
+
 A `RateLimitPacer` implements the `Pacer` protocol of `http.py`. It keeps a budget of
 requests left in the current window: the server's `Limit`/`Remaining`/`Reset` headers
 (read on every response, names configurable per vendor) are the truth; until a response
@@ -16,13 +20,15 @@ brings the server's.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import email.utils
 import logging
+import math
 import threading
 import time
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tap_perfreports.http import retry_after_header
 
@@ -265,3 +271,177 @@ class RateLimitPacer:
         if reading.remaining is not None:
             # Requests still in flight may have been sent in this new window.
             self._remaining = max(0, reading.remaining - self._in_flight)
+
+
+#: A request still unanswered after this long counts as answered (its thread is gone):
+#: more than the HTTP client's connect and read timeouts together.
+UNANSWERED_SECONDS = 600.0
+
+
+@dataclass
+class _Sent:
+    """One request the sliding window counts: when it was answered (None: not yet)."""
+
+    sent_at: float
+    answered_at: float | None = None
+    thread: int = field(default_factory=threading.get_ident)
+
+
+class SlidingWindowPacer:
+    """At most `requests` requests in any `window_seconds`, for an API that states a rate
+    and says nothing about its budget (no headers); thread-safe.
+
+    A request goes out only once every request older than the last `requests - 1` was
+    answered at least `window_seconds` (plus a margin) ago. So of any `requests + 1`
+    requests, the last was sent a whole window after the server had received the first:
+    no interval shorter than the window holds more than `requests` of them at the server,
+    whether it counts a sliding minute or the clock's minutes, whatever the network
+    delay and however many threads fetch ahead. The first `requests` go at once.
+
+    A throttled answer (`throttled`, or a status in `throttle_statuses`) pauses every
+    request for a whole window, or for its Retry-After if longer: the account's budget
+    may be shared with other clients. The clock and the sleep are injectable.
+    """
+
+    def __init__(
+        self,
+        requests: int,
+        window_seconds: float,
+        *,
+        margin_seconds: float | None = None,
+        throttle_statuses: t.Collection[int] = (TOO_MANY_REQUESTS,),
+        name: str = "API",
+        clock: t.Callable[[], float] = time.monotonic,
+        sleep: t.Callable[[float], None] | None = None,
+    ) -> None:
+        if requests < 1 or window_seconds <= 0:
+            raise ValueError("a rate limit needs at least one request per positive window")
+        self.limit = requests
+        self.window_seconds = window_seconds
+        #: A second's slack for a server counting whole seconds; less for short windows.
+        self.margin_seconds = (
+            min(1.0, window_seconds / 60) if margin_seconds is None else margin_seconds
+        )
+        self.throttle_statuses = frozenset(throttle_statuses)
+        self.name = name
+        self.clock = clock
+        self.sleep = sleep
+        self._lock = threading.Lock()
+        self._news = threading.Condition(self._lock)
+        #: The requests still counted, oldest first.
+        self._sent: collections.deque[_Sent] = collections.deque()
+        #: The latest answer of the requests no longer in `_sent`.
+        self._answered_before = -math.inf
+        self._paused_until = -math.inf
+        self._logged_turn: float | None = None
+        #: Answers and throttles so far: a waiting thread wakes when this changes.
+        self._events = 0
+        #: Counters, for logs and tests.
+        self.requests = 0
+        self.waits = 0
+        self.waited_seconds = 0.0
+        self.throttles = 0
+
+    # The Pacer protocol
+
+    def wait_turn(self) -> None:
+        """Wait until a request may go without exceeding the rate, and count it."""
+        while True:
+            with self._lock:
+                now = self.clock()
+                turn_at = self._turn_at(now)
+                if turn_at is not None and turn_at <= now:
+                    self._sent.append(_Sent(now))
+                    self.requests += 1
+                    return
+                # Waiting for an answer: at most until the oldest request counts as answered.
+                wait = (
+                    turn_at - now
+                    if turn_at is not None
+                    else self._sent[0].sent_at + UNANSWERED_SECONDS - now
+                )
+                first_to_wait = turn_at is not None and turn_at != self._logged_turn
+                if first_to_wait:
+                    self._logged_turn = turn_at
+                    self.waits += 1
+                    self.waited_seconds += wait
+                events = self._events
+            if first_to_wait:
+                logger.info(
+                    "%s rate limit: %d requests per %gs; waiting %.1fs",
+                    self.name,
+                    self.limit,
+                    self.window_seconds,
+                    wait,
+                )
+            if self.sleep is not None:
+                self.sleep(max(0.0, wait))
+                continue
+            self._wait_for_news(wait, events)
+
+    def _wait_for_news(self, seconds: float, events: int) -> None:
+        """Sleep `seconds`, or less if an answer or a throttle changes the turn."""
+        with self._lock:
+            self._news.wait_for(lambda: self._events != events, timeout=max(0.0, seconds))
+
+    def observe(self, response: requests.Response | None) -> None:
+        """The answer to this thread's oldest unanswered request (None: it got none)."""
+        with self._lock:
+            now = self.clock()
+            me = threading.get_ident()
+            mine = next((s for s in self._sent if s.thread == me and s.answered_at is None), None)
+            if mine is not None:
+                mine.answered_at = now
+            if response is not None and response.status_code in self.throttle_statuses:
+                self._pause(now, retry_after_header(response))
+            self._events += 1
+            self._news.notify_all()
+
+    # Throttled answers
+
+    def throttled(self, retry_after: float | None = None) -> float:
+        """The API refused a request for its rate: pause every request for a window (or
+        `retry_after`, if longer). Returns the seconds until requests may go again."""
+        with self._lock:
+            now = self.clock()
+            self._pause(now, retry_after)
+            self._events += 1
+            self._news.notify_all()
+            return self._paused_until - now
+
+    def retry_after(self, response: requests.Response) -> float | None:
+        """Seconds before retrying: a throttled status waits out the pause `observe` set."""
+        header = retry_after_header(response)
+        if response.status_code not in self.throttle_statuses:
+            return header
+        return max(header or 0.0, self.paused_for())
+
+    def paused_for(self) -> float:
+        """Seconds until a throttle's pause ends (0 when there is none)."""
+        with self._lock:
+            return max(0.0, self._paused_until - self.clock())
+
+    def _pause(self, now: float, retry_after: float | None) -> None:
+        self.throttles += 1
+        pause = max(self.window_seconds + self.margin_seconds, retry_after or 0.0)
+        self._paused_until = max(self._paused_until, now + pause)
+        logger.info("%s throttled a request: pausing every request for %.1fs", self.name, pause)
+
+    # State
+
+    def _turn_at(self, now: float) -> float | None:
+        """When the next request may go; None while an older request is unanswered."""
+        sent = self._sent
+        while len(sent) >= self.limit:
+            oldest = sent[0]
+            answered = oldest.answered_at
+            if answered is None:
+                if now - oldest.sent_at < UNANSWERED_SECONDS:
+                    return None
+                answered = oldest.answered_at = now
+            self._answered_before = max(self._answered_before, answered)
+            sent.popleft()
+        return max(
+            self._answered_before + self.window_seconds + self.margin_seconds,
+            self._paused_until,
+        )

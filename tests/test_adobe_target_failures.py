@@ -177,6 +177,8 @@ def test_a_body_that_is_not_a_report_fails_naming_the_window(sandbox, body):
         ({"metric_types": ["clicks"]}, "adobe_target.metric_types"),
         ({"resolution": "minute"}, "adobe_target.resolution"),
         ({"segments": "some"}, "adobe_target.segments"),
+        ({"requests_per_window": 0}, "adobe_target.requests_per_window"),
+        ({"window_seconds": 0}, "adobe_target.window_seconds"),
     ],
 )
 def test_bad_settings_fail_before_any_request_naming_the_setting(sandbox, settings, setting):

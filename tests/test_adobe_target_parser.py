@@ -319,3 +319,53 @@ def test_content_after_the_root_is_a_parse_error_not_a_silent_loss():
     with pytest.raises(ParseError, match="content after </report>"):
         read(report_of("7", "visit") + second)
     assert len(read(report_of("7", "visit") + b"\n<!-- end -->\n")[0]) == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "throttled"),
+    [
+        (429, "Try again later.", True),
+        (403, "API request limit exceeded: 50 requests per 60 seconds per account.", True),
+        (503, "Request throttled.", True),
+        (None, "Rate limit reached", True),
+        (500, "Too many requests, slow down", True),
+        (503, "Busy", False),
+        (401, "Invalid email or password supplied.", False),
+        (400, "Unknown resolution minute.", False),
+    ],
+)
+def test_a_throttle_is_told_by_its_code_or_its_message(code, message, throttled):
+    assert at.is_throttle(code, message) is throttled
+
+
+def test_a_throttled_body_is_a_wait_for_the_pacer_at_any_status():
+    """`<error>` bodies saying so pause every request for a window: 200, 403, 503 alike."""
+    from tap_perfreports.pacing import SlidingWindowPacer
+
+    now = [1000.0]
+    pacer = SlidingWindowPacer(50, 60.0, clock=lambda: now[0], sleep=lambda s: None)
+    body = b"<error><message>API request limit exceeded</message><code>403</code></error>"
+    with pytest.raises(TransientError, match="throttled the request: API request limit") as wait:
+        at.check_body(body, pacer)
+    assert wait.value.wait_seconds == 61.0
+    now[0] += 10.0
+    with pytest.raises(TransientError) as wait:
+        at.describe_error(503, body, pacer)  # the pause restarts from this answer
+    assert wait.value.wait_seconds == 61.0
+    # a 429 was seen by the pacer already (observe): its pause is not started again
+    now[0] += 10.0
+    with pytest.raises(TransientError) as wait:
+        at.describe_error(429, b"<error><message>Slow</message><code>429</code></error>", pacer)
+    assert wait.value.wait_seconds == 51.0
+    assert pacer.throttles == 2
+    # the documented login error stays a failure
+    with pytest.raises(PermanentError):
+        at.check_body(ERROR, pacer)
+
+
+def test_windows_are_sent_half_open_ending_at_the_first_minute_after_them():
+    """Adobe writes August as start=2007-08-01T00:00&end=2007-09-01T00:00."""
+    august = at.Window(dt.date(2007, 8, 1), dt.date(2007, 8, 31))
+    assert at.request_range(august) == [("start", "2007-08-01T00:00"), ("end", "2007-09-01T00:00")]
+    year_end = at.Window(dt.date(2026, 12, 30), dt.date(2026, 12, 31))
+    assert at.request_range(year_end)[1] == ("end", "2027-01-01T00:00")

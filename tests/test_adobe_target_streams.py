@@ -81,8 +81,8 @@ def test_backfill_lands_every_row_once_from_one_request_per_campaign_type_window
     sent = requests(sandbox)
     assert len(sent) == 2 * 3 * 2
     assert {(param(r, "start"), param(r, "end")) for r in sent} == {
-        ("2026-08-01T00:00", "2026-08-31T23:59"),
-        ("2026-09-01T00:00", "2026-09-15T23:59"),
+        ("2026-08-01T00:00", "2026-09-01T00:00"),
+        ("2026-09-01T00:00", "2026-09-16T00:00"),
     }
     for request in sent:
         assert param(request, "version") == "2"
@@ -120,9 +120,9 @@ def test_hourly_reports_come_in_two_day_windows(sandbox):
     run = run_tap(config(sandbox, "2026-08-01", "2026-08-05", **settings))
     landed = assert_matches_ground_truth(run, sandbox)
     assert sorted((param(r, "start"), param(r, "end")) for r in requests(sandbox)) == [
-        ("2026-08-01T00:00", "2026-08-02T23:59"),
-        ("2026-08-03T00:00", "2026-08-04T23:59"),
-        ("2026-08-05T00:00", "2026-08-05T23:59"),
+        ("2026-08-01T00:00", "2026-08-03T00:00"),
+        ("2026-08-03T00:00", "2026-08-05T00:00"),
+        ("2026-08-05T00:00", "2026-08-06T00:00"),
     ]
     hours = {r["sample_start"] for r in landed[RECIPES]}
     assert 0.7 * 5 * 24 < len(hours) < 5 * 24
@@ -164,7 +164,7 @@ def test_the_next_run_resumes_after_the_bookmark_minus_the_lookback(sandbox):
     second = run_tap(config(sandbox, "2026-08-01", "2026-08-20", **settings), state=first.state)
     landed = assert_matches_ground_truth(second, sandbox)
     assert sorted((param(r, "start"), param(r, "end")) for r in requests(sandbox)) == [
-        ("2026-08-09T00:00", "2026-08-20T23:59")
+        ("2026-08-09T00:00", "2026-08-21T00:00")
     ]
     assert min(r["sample_start"] for r in landed[STEPS]) >= "2026-08-09"
     for stream in STREAMS:

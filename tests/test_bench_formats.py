@@ -30,6 +30,7 @@ def test_limit_rows_and_request_minimum_match_a_real_backfill(sandbox, fmt, tmp_
             emulator.scale = fmt.scale
     sandbox.emulators["mintegral"].generation_delay = 0.0
     sandbox.emulators["plumvoice"].requests_per_window = 10**6
+    sandbox.emulators["adobe_target"].requests_per_window = 10**6
     run = run_tap(fmt.config(sandbox.base_url, 1.0))
     assert run.returncode == 0, run.stderr
     ledger = [vars(r) for r in sandbox.ledger.requests]

@@ -45,11 +45,16 @@ def test_timezone_rejects_what_the_api_does_not_take(text):
         m.parse_timezone(text)
 
 
-def test_latest_complete_day_waits_one_and_a_half_hours_after_midnight_in_the_account_zone():
-    before = dt.datetime(2024, 8, 2, 1, 29, tzinfo=PLUS8)
-    after = dt.datetime(2024, 8, 2, 1, 30, tzinfo=PLUS8)
+def test_a_day_is_ready_after_03_00_the_next_day_in_the_account_zone():
+    """The newer page: a day's data takes 2-4 hours, pull after 03:00 the next day."""
+    before = dt.datetime(2024, 8, 2, 2, 59, tzinfo=PLUS8)
+    after = dt.datetime(2024, 8, 2, 3, 0, tzinfo=PLUS8)
     assert m.latest_complete_day(before, PLUS8) == D(2024, 7, 31)
     assert m.latest_complete_day(after, PLUS8) == D(2024, 8, 1)
+    # 01:30, ready by our older page, is no longer enough
+    assert m.latest_complete_day(dt.datetime(2024, 8, 2, 1, 30, tzinfo=PLUS8), PLUS8) == D(
+        2024, 7, 31
+    )
     # 20:00 UTC on Aug 1 is already 04:00 on Aug 2 in +8
     assert m.latest_complete_day(dt.datetime(2024, 8, 1, 20, tzinfo=dt.UTC), PLUS8) == D(2024, 8, 1)
     assert m.default_end_date(dt.datetime(2024, 8, 1, 20, tzinfo=dt.UTC), {}) == D(2024, 8, 1)
@@ -58,6 +63,50 @@ def test_latest_complete_day_waits_one_and_a_half_hours_after_midnight_in_the_ac
     assert m.default_end_date(dt.datetime(2024, 8, 1, 20, tzinfo=dt.UTC), later_zone) == D(
         2024, 7, 31
     )
+
+
+def test_hourly_data_is_ready_two_and_a_half_hours_after_the_hour():
+    """The day's last hour (23:00-24:00) is ready at 02:30 the next day."""
+    before = dt.datetime(2024, 8, 2, 2, 29, tzinfo=PLUS8)
+    after = dt.datetime(2024, 8, 2, 2, 30, tzinfo=PLUS8)
+    assert m.latest_complete_day(before, PLUS8, "hourly") == D(2024, 7, 31)
+    assert m.latest_complete_day(after, PLUS8, "hourly") == D(2024, 8, 1)
+    assert m.ready_at(D(2024, 8, 1), PLUS8, "hourly") == after
+    assert m.ready_at(D(2024, 8, 1), PLUS8) == dt.datetime(2024, 8, 2, 3, 0, tzinfo=PLUS8)
+
+
+@pytest.mark.parametrize(
+    ("granularities", "end"),
+    [
+        ((), D(2024, 7, 31)),  # the default report is daily
+        (("hourly",), D(2024, 8, 1)),
+        (("hourly", "daily"), D(2024, 7, 31)),  # ready for every report
+    ],
+)
+def test_the_default_end_date_is_the_last_day_ready_for_every_report(granularities, end):
+    at_0245 = dt.datetime(2024, 8, 2, 2, 45, tzinfo=PLUS8)
+    reports = [
+        {"name": f"r{n}", "dimensions": ["Offer"], "time_granularity": granularity}
+        for n, granularity in enumerate(granularities)
+    ]
+    assert m.default_end_date(at_0245, {"reports": reports}) == end
+
+
+def test_when_the_api_does_not_say_the_later_ready_time_decides():
+    """No `is_complete`: the clock decides, with the report's own ready time."""
+    window = Window(D(2024, 7, 26), D(2024, 8, 1))
+    silent = m.Answer(200, "success", hours=None, is_complete=None)
+    at_0245 = dt.datetime(2024, 8, 2, 2, 45, tzinfo=PLUS8)
+    daily = m.latest_complete_day(at_0245, PLUS8, "daily")
+    hourly = m.latest_complete_day(at_0245, PLUS8, "hourly")
+    assert m.last_complete_day(window, silent, daily) == D(2024, 7, 31)
+    assert m.last_complete_day(window, silent, hourly) == D(2024, 8, 1)
+    # and is_complete, when given, is the authority either way
+    complete = m.Answer(200, "success", hours=168, is_complete=True)
+    assert m.last_complete_day(window, complete, daily) == D(2024, 8, 1)
+    incomplete = m.Answer(200, "success", hours=168, is_complete=False)
+    late = m.latest_complete_day(dt.datetime(2024, 8, 3, 12, tzinfo=PLUS8), PLUS8)
+    assert m.last_complete_day(window, incomplete, late) == D(2024, 7, 31)
 
 
 def test_earliest_day_is_180_days_before_today_in_the_account_zone():

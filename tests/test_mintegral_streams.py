@@ -18,6 +18,7 @@ import typing as t
 import pytest
 
 from tap_perfreports.sandbox import mintegral as emulated
+from tap_perfreports.sandbox.faults import Fault
 from tap_perfreports.vendors import mintegral as m
 from tap_perfreports.windows import Window
 from tests.helpers import run_tap, sandbox_config
@@ -275,3 +276,52 @@ def test_sigkill_mid_backfill_resumes_the_jobs_in_flight(sandbox, mintegral, tmp
         "replication_key": "date",
         "replication_key_value": "2026-02-28",
     }
+
+
+def default_end(sandbox, now: dt.datetime, **settings: t.Any) -> dict:
+    """A config without end_date: the tap picks the default at `now`."""
+    config = sandbox_config(sandbox, "mintegral", "2026-03-04", "", lookback_days=0, **settings)
+    del config["end_date"]
+    return config
+
+
+@pytest.mark.parametrize(
+    ("granularity", "end"), [("daily", "2026-03-09"), ("hourly", "2026-03-10")]
+)
+def test_the_default_end_date_waits_for_the_later_ready_times(sandbox, mintegral, granularity, end):
+    """At 02:45 on Mar 11 (+8) a day's data is not ready until 03:00, an hour's 2.5 hours
+    after it ends: daily reports stop at Mar 9, hourly ones take Mar 10. (The emulator
+    publishes each hour 1.5 h after it ends, as our older page said: the tap does not ask
+    sooner for that.)"""
+    at_0245 = dt.datetime(2026, 3, 11, 2, 45, tzinfo=PLUS8)
+    mintegral.now = at_0245
+    report = {"name": "performance", "dimensions": ["Offer"], "time_granularity": granularity}
+    run = run_tap(default_end(sandbox, at_0245, reports=[report]), env=clock_env(at_0245))
+    assert run.returncode == 0, run.stderr
+    assert requests_of(sandbox, "2") == [("2026-03-04", end)]
+    assert run.state["bookmarks"][STREAM]["replication_key_value"] == end
+    dimensions = ("Offer",)
+    truth = ground_truth(D(2026, 3, 4), D.fromisoformat(end), dimensions, granularity, at_0245)
+    parsed = m.MintegralReport("performance", dimensions, granularity)
+    landed = {key_of(r, parsed): r for r in run.records(STREAM)}
+    assert set(landed) == set(truth)
+    assert all(landed[key]["impression"] == row["Impression"] for key, row in truth.items())
+
+
+def test_is_complete_false_holds_the_bookmark_even_after_the_ready_time(sandbox, mintegral):
+    """At 04:00 on Mar 11 the clock says Mar 10 is ready; the API says the window is not
+    complete: its rows are emitted, the bookmark stays before its last day."""
+    at_0400 = dt.datetime(2026, 3, 11, 4, 0, tzinfo=PLUS8)
+    mintegral.now = at_0400
+    late = {"code": 200, "msg": "success", "data": {"hours": 168, "is_complete": False}}
+    # the first type=1 creates the job; every later poll answers "generated, incomplete"
+    sandbox.faults.add(
+        Fault("body", vendor="mintegral", query={"type": "1"}, skip=1, times=-1,
+              body=json.dumps(late).encode())
+    )  # fmt: skip
+    run = run_tap(default_end(sandbox, at_0400), env=clock_env(at_0400))
+    assert run.returncode == 0, run.stderr
+    assert requests_of(sandbox, "2") == [("2026-03-04", "2026-03-10")]
+    assert run.state["bookmarks"][STREAM]["replication_key_value"] == "2026-03-09"
+    assert "the data is not final yet (is_complete False, 168 hours)" in run.stderr
+    assert {r["date"] for r in run.records(STREAM)} >= {"2026-03-10"}

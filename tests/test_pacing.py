@@ -9,7 +9,12 @@ import typing as t
 import pytest
 import requests
 
-from tap_perfreports.pacing import RateLimitHeaders, RateLimitPacer, read_headers
+from tap_perfreports.pacing import (
+    RateLimitHeaders,
+    RateLimitPacer,
+    SlidingWindowPacer,
+    read_headers,
+)
 
 
 class FakeTime:
@@ -284,3 +289,112 @@ def test_a_wait_on_our_own_estimate_ends_when_an_answer_tells_the_real_reset():
     assert not third.wait(0.2)
     pace.observe(rate(2, 0, pace.clock() + 0.5))  # the server's window resets in 0.5 s
     assert third.wait(10), "still waiting for the estimated 900 s reset"
+
+
+# The sliding-window pacer (Adobe Target: a stated rate, no headers)
+
+
+def sliding(time: FakeTime, limit: int = 50, window: float = 60.0, **options: t.Any):
+    return SlidingWindowPacer(limit, window, clock=time.clock, sleep=time.sleep, **options)
+
+
+def test_the_first_requests_go_at_once_then_each_waits_a_window_after_an_answer():
+    time = FakeTime()
+    pace = sliding(time, limit=3, window=60.0)
+    start = time.now
+    for _ in range(3):
+        pace.wait_turn()
+        time.now += 0.5  # each answer takes half a second
+        pace.observe(response())
+    assert time.sleeps == []
+    pace.wait_turn()  # the 4th: a window (and the 1 s margin) after the 1st was answered
+    assert time.now == start + 0.5 + 60.0 + 1.0
+    assert (pace.waits, pace.requests) == (1, 4)
+
+
+def test_of_any_limit_plus_one_requests_the_last_goes_a_window_after_the_first_was_answered():
+    """So no interval shorter than the window holds more than `limit` of them at the
+    server, however it counts, and wherever between sending and answering they arrived."""
+    time = FakeTime()
+    pace = sliding(time, limit=50, window=60.0, margin_seconds=0.0)
+    sent, answered = [], []
+    for n in range(300):
+        pace.wait_turn()
+        sent.append(time.now)
+        time.now += 0.2 + (n % 7) * 0.3  # uneven answer times
+        answered.append(time.now)
+        pace.observe(response())
+    assert all(sent[i] >= answered[i - 50] + 60.0 for i in range(50, 300))
+    # and the pacing costs no more than that: each waits for exactly that moment
+    assert any(sent[i] == answered[i - 50] + 60.0 for i in range(50, 300))
+    per_minute = max(sum(1 for s in sent if a <= s < a + 60.0) for a in sent)
+    assert per_minute == 50
+
+
+def test_a_throttled_answer_pauses_every_request_for_a_window_or_its_retry_after():
+    time = FakeTime()
+    pace = sliding(time, limit=50, window=60.0)
+    pace.wait_turn()
+    pace.observe(response(429))
+    assert pace.retry_after(response(429)) == 61.0
+    assert pace.retry_after(response(503, Retry_After="7")) == 7.0  # not a throttle status
+    time.now += 1.0
+    assert pace.throttled(retry_after=120.0) == 120.0  # e.g. an <error> body saying so
+    pace.wait_turn()
+    assert time.now == 1_000_000.0 + 1.0 + 120.0
+    assert pace.throttles == 2
+
+
+def test_statuses_that_mean_a_throttle_are_configurable():
+    time = FakeTime()
+    pace = sliding(time, limit=50, window=10.0, throttle_statuses={429, 503})
+    pace.wait_turn()
+    pace.observe(response(503))
+    assert pace.retry_after(response(503)) == pytest.approx(10.0 + 10.0 / 60)
+
+
+def test_an_unanswered_older_request_holds_the_next_one_back():
+    time = FakeTime()
+    pace = sliding(time, limit=2, window=1.0)
+    gone = threading.Thread(target=pace.wait_turn)  # sent, never answered: its thread is gone
+    gone.start()
+    gone.join()
+    pace.wait_turn()
+    pace.observe(response())
+    pace.wait_turn()  # waits until the first counts as answered, then a window
+    assert time.now >= 1_000_000.0 + 600.0 + 1.0
+
+
+def test_threads_fetching_ahead_never_exceed_the_rate():
+    import time as real_time
+
+    pace = SlidingWindowPacer(5, 0.3)
+    log: list[tuple[float, float]] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(5):
+            pace.wait_turn()
+            sent = real_time.monotonic()
+            real_time.sleep(0.01)
+            answered = real_time.monotonic()
+            pace.observe(response())
+            with lock:
+                log.append((sent, answered))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent = sorted(s for s, _ in log)
+    assert len(sent) == 40
+    assert max(sum(1 for s in sent if a <= s < a + 0.3) for a in sent) <= 5
+    assert sent[-1] - sent[0] >= 7 * 0.3  # 40 requests: 8 windows at least
+
+
+def test_sliding_window_limits_are_checked():
+    with pytest.raises(ValueError, match="at least one request"):
+        SlidingWindowPacer(0, 60.0)
+    with pytest.raises(ValueError, match="positive window"):
+        SlidingWindowPacer(50, 0.0)

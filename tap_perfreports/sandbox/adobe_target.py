@@ -16,12 +16,30 @@ On the emulator's clock, a sample that has not started has no visitors yet, so i
 absent like any sample without visitors; the sample in progress holds the visitors so
 far (its counts in proportion to the part that has passed), as the documentation only
 leaves out samples without visitors, not unfinished ones.
+
+Date ranges are half-open, as Adobe's examples write a month (`start=2007-08-01T00:00&
+end=2007-09-01T00:00`): `end` is exclusive, and a report holds the samples wholly inside
+[start, end), so a range ending at `T23:59` misses its last sample and the tests see it.
+
+Throttling: report requests are limited per account (`client`) to `requests_per_window`
+in any `window_seconds` (50 a minute, the report APIs' documented throttle); a request
+over it is refused without being counted, answered as `throttle_answer` says (the real
+form is undocumented): "error-message" (default: HTTP 200 and an `<error>` whose message
+says so, under a code that does not), "error-code" (HTTP 200, `<error>` code 429), "429"
+or "503" (those statuses, with an `<error>` body saying so). Tests shrink the window on
+the instance, or with `RATE_LIMIT_ENV` for a sandbox in another process; `rate_log`
+lists every request the limiter saw.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import os
+import threading
+import time
 import typing as t
+from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from tap_perfreports.sandbox.emulator import (
@@ -86,28 +104,39 @@ DOC_EXAMPLE = b"""<reports>
 #: The tap's fixed segment key for the aggregate report (it has no segment attributes).
 AGGREGATE = "aggregate"
 EMPTY_SAMPLE_ODDS = 0.125
+#: "<requests>/<seconds>", e.g. "50/2": the throttle of a sandbox in another process.
+RATE_LIMIT_ENV = "TAP_PERFREPORTS_SANDBOX_ADOBE_TARGET_RATE_LIMIT"
+DOCUMENTED_LIMIT = 50
+DOCUMENTED_WINDOW_SECONDS = 60.0
+THROTTLE_ANSWERS = ("error-message", "error-code", "429", "503")
 
 
 def sample_starts(start: dt.datetime, end: dt.datetime, resolution: str) -> list[dt.datetime]:
-    """Starts of the samples inside [start, end]: hours, days, Mondays or months' firsts."""
+    """Starts of the samples wholly inside [start, end): hours, days, Mondays or months'
+    firsts. `end` is exclusive; a sample that the range covers only in part is left out."""
     cursor = start.replace(minute=0) if resolution == "hour" else start.replace(hour=0, minute=0)
     if resolution == "week":
         cursor -= dt.timedelta(days=cursor.weekday())
     elif resolution == "month":
         cursor = cursor.replace(day=1)
     starts = []
-    while cursor <= end:
-        if cursor >= start:
+    while cursor < end:
+        following = next_sample(cursor, resolution)
+        if cursor >= start and following <= end:
             starts.append(cursor)
-        if resolution == "hour":
-            cursor += dt.timedelta(hours=1)
-        elif resolution == "day":
-            cursor += dt.timedelta(days=1)
-        elif resolution == "week":
-            cursor += dt.timedelta(days=7)
-        else:
-            cursor = (cursor.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        cursor = following
     return starts
+
+
+def next_sample(start: dt.datetime, resolution: str) -> dt.datetime:
+    """The start of the sample after the one starting at `start`."""
+    if resolution == "hour":
+        return start + dt.timedelta(hours=1)
+    if resolution == "day":
+        return start + dt.timedelta(days=1)
+    if resolution == "week":
+        return start + dt.timedelta(days=7)
+    return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 def sample(
@@ -202,19 +231,73 @@ def utc_text(moment: dt.datetime) -> str:
     return moment.replace(tzinfo=dt.UTC).isoformat()
 
 
+@dataclass(frozen=True)
+class RateLimitEntry:
+    """One request the throttle saw: when, for which account, and whether it passed."""
+
+    at: float
+    client: str
+    accepted: bool
+
+
 class AdobeTargetEmulator(EmulatorClock):
     key = "adobe_target"
     #: Multiplies the login's campaigns (`tap-perfreports-sandbox --scale`).
     scale = 1
 
-    def __init__(self, restatements: Restatements | None = None) -> None:
+    def __init__(
+        self,
+        restatements: Restatements | None = None,
+        rate_clock: t.Callable[[], float] = time.time,
+    ) -> None:
         self.restatements = restatements or Restatements()
         self.malformed = False
         self.doc_example = False
         self.ignore_type = False
+        self.requests_per_window = DOCUMENTED_LIMIT
+        self.window_seconds = DOCUMENTED_WINDOW_SECONDS
+        configured = os.environ.get(RATE_LIMIT_ENV)
+        if configured:
+            limit, _, seconds = configured.partition("/")
+            self.requests_per_window, self.window_seconds = int(limit), float(seconds)
+        self.throttle_answer = THROTTLE_ANSWERS[0]
+        #: The throttle's clock (seconds), apart from the data clock (`clock()`).
+        self.rate_clock = rate_clock
+        #: Every request the throttle counted or refused, for tests.
+        self.rate_log: list[RateLimitEntry] = []
+        self._accepted: dict[str, collections.deque[float]] = {}
+        self._lock = threading.Lock()
+
+    # The throttle
+
+    def _take(self, client: str) -> bool:
+        """Count one request of `client` in its sliding window; False when it is spent."""
+        with self._lock:
+            now = self.rate_clock()
+            accepted = self._accepted.setdefault(client, collections.deque())
+            while accepted and accepted[0] <= now - self.window_seconds:
+                accepted.popleft()
+            allowed = len(accepted) < self.requests_per_window
+            if allowed:
+                accepted.append(now)
+            self.rate_log.append(RateLimitEntry(now, client, allowed))
+            return allowed
+
+    def throttled(self) -> SandboxResponse:
+        """The answer to a request over the limit, in the form `throttle_answer` picks."""
+        rate = f"{self.requests_per_window} requests per {self.window_seconds:g} seconds"
+        if self.throttle_answer == "error-code":
+            return error("Try again later.", 429)
+        if self.throttle_answer == "429":
+            return error("Too many requests.", 429, http_status=429)
+        if self.throttle_answer == "503":
+            return error(f"Request throttled: {rate}.", 503, http_status=503)
+        return error(f"API request limit exceeded: {rate} per account.", 403)
 
     def cacheable(self, request: SandboxRequest) -> bool:
-        """Reports are a function of the request once the clock has passed their last sample."""
+        """Reports are a function of the request once the clock has passed their last
+        sample. (An answer kept by `--cache` is served again without passing the throttle:
+        benchmarks give it a rate they never reach.)"""
         try:
             query = ReportQuery.from_request(request)
         except ValueError:
@@ -223,7 +306,11 @@ class AdobeTargetEmulator(EmulatorClock):
         return not starts or sample_passed(starts[-1], query.resolution, self.clock()) == 1
 
     def error_response(self, status: int) -> SandboxResponse:
-        messages = {401: "Invalid email or password supplied.", 500: "Internal error."}
+        messages = {
+            401: "Invalid email or password supplied.",
+            429: "Too many requests.",
+            500: "Internal error.",
+        }
         return error(messages.get(status, "Request failed."), status, http_status=status)
 
     def handle(self, request: SandboxRequest) -> SandboxResponse:  # noqa: PLR0911 - documented errors
@@ -241,6 +328,8 @@ class AdobeTargetEmulator(EmulatorClock):
             return error("Unknown operation.", 400)
         if request.param("version") != "2":
             return error("This sandbox emulates version 2 only.", 400)
+        if not self._take(str(request.param("client"))):
+            return self.throttled()
         if self.doc_example:
             return SandboxResponse(200, DOC_EXAMPLE, "text/xml")
         try:
@@ -358,6 +447,8 @@ class ReportQuery(t.NamedTuple):
             end = dt.datetime.strptime(request.param("end") or "", "%Y-%m-%dT%H:%M")
         except ValueError:
             raise ValueError("start and end must be YYYY-MM-DDTHH:mm.") from None
+        if end <= start:
+            raise ValueError("end must be after start (it is exclusive).")
         resolution = request.param("resolution", "day") or "day"
         if resolution not in RESOLUTIONS:
             raise ValueError(f"Unknown resolution {resolution}.")

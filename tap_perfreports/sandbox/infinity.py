@@ -5,6 +5,14 @@ Data: each installation has a deterministic set of tracked events per UTC day
 agree with each other the way the real reports do. A restated UTC day keeps its events
 (rowId, time, act...), revalues its goals and has events that arrived late. Events after
 the emulator's clock have not happened: today's are partial, later days have none.
+
+Paging, as Infinity's knowledge base describes it: a query pulls at most
+`offset_row_limit` (50,000) rows by limit/offset. A request that would serve a row past
+that is refused (HTTP 400), or, with `past_offset_limit = "empty"` (a fault mode: a limit
+that cuts silently), answered with the rows before the limit only, so an empty page.
+Beyond it, rows are paged by filtering on rowId (`rowId-gt-value-N`, sorted by
+`rowId-asc` and nothing else). Filters take the documented `eq` and the greater-than
+operand `greater_than_operand` (`gt`; the real code is undocumented, so tests rename it).
 """
 
 from __future__ import annotations
@@ -30,6 +38,9 @@ USERNAME = "sandbox@infinity.example"
 PASSWORD = "sandbox-infinity-secret"  # noqa: S105 - the sandbox's own documented login
 INSTALLATIONS = (1001, 1002)
 MAX_LIMIT = 10_000
+#: "The API stops a report from pulling more than 50,000 rows" by offset.
+MAX_OFFSET_ROWS = 50_000
+PAST_OFFSET_LIMIT = ("refuse", "empty")
 ACTS = ("land", "page", "page", "call", "goal")
 GOALS = (246, 543, 763)
 CHANNELS = {1: "display", 2: "ppc", 3: "social", 4: "email", 5: "seo", 6: "ref", 7: "direct"}
@@ -131,6 +142,18 @@ def _sort_key(field: str) -> t.Callable[[dict], tuple]:
     return lambda row: (row[field] is None, row[field])
 
 
+def _greater(value: t.Any, than: str) -> bool:
+    """The greater-than filter: numerically for numbers, else as text."""
+    if value is None:
+        return False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return value > (int(than) if isinstance(value, int) else float(than))
+        except ValueError:
+            raise BadRequest(f"Invalid filter value {than}") from None
+    return str(value) > than
+
+
 class BadRequest(Exception):
     """A parameter the real API would refuse with HTTP 400."""
 
@@ -142,6 +165,12 @@ class InfinityEmulator(EmulatorClock):
 
     def __init__(self, restatements: Restatements | None = None) -> None:
         self.restatements = restatements or Restatements()
+        #: The most rows a query serves by offset, and what a request past it gets:
+        #: "refuse" (HTTP 400) or "empty" (the rows before the limit only: a fault mode).
+        self.offset_row_limit = MAX_OFFSET_ROWS
+        self.past_offset_limit = "refuse"
+        #: The filter operand code for "greater than".
+        self.greater_than_operand = "gt"
 
     def cacheable(self, request: SandboxRequest) -> bool:
         """Reports are a function of the request once the clock has passed their window."""
@@ -265,7 +294,17 @@ class InfinityEmulator(EmulatorClock):
             raise BadRequest("limit and offset must be integers") from None
         if limit > MAX_LIMIT or limit < 1:
             raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
-        return rows[offset : offset + limit]
+        if offset < 0:
+            raise BadRequest("offset must not be negative")
+        end = offset + limit
+        if min(end, len(rows)) > self.offset_row_limit:
+            if self.past_offset_limit != "empty":
+                raise BadRequest(
+                    f"A report cannot pull more than {self.offset_row_limit} rows by offset; "
+                    "filter on rowId to get the rest"
+                )
+            end = self.offset_row_limit
+        return rows[offset:end]
 
     def _sorted(self, request: SandboxRequest, rows: list[dict], default: str | None) -> list[dict]:
         sorts = request.params("sort[]")
@@ -281,9 +320,14 @@ class InfinityEmulator(EmulatorClock):
     def _filtered(self, request: SandboxRequest, rows: list[dict]) -> list[dict]:
         for spec in request.params("filter[]"):
             field, operand, marker, value = [*spec.split("-", 3), "", "", ""][:4]
-            if operand != "eq" or marker != "value":
+            if marker != "value" or operand not in ("eq", self.greater_than_operand):
                 raise BadRequest(f"Unsupported filter {spec}")
-            rows = [r for r in rows if str(r.get(field)) == value]
+            if operand == "eq":
+                rows = [r for r in rows if str(r.get(field)) == value]
+                continue
+            if field == "rowId" and request.params("sort[]") != ["rowId-asc"]:
+                raise BadRequest("Paging by rowId needs sort[]=rowId-asc and no other sort")
+            rows = [r for r in rows if _greater(r.get(field), value)]
         return rows
 
     def _display(self, request: SandboxRequest, row: dict, fields: t.Sequence[str]) -> dict:

@@ -11,6 +11,13 @@ The documented example is not well-formed (a `</steps>` end tag, attributes with
 space between them). Bodies are repaired while streamed (`AttributeSpacer`) and parsed
 with a recovering lxml pull parser; a warning names the campaign and window whenever
 that was needed.
+
+Windows are half-open: `end` is the first minute after the window (`2026-09-01T00:00`
+for August), as Adobe's own examples write a month, so no minute of a window's last day
+is left out. Requests are paced by a sliding window (`SlidingWindowPacer`, default 50 a
+minute per account, the report APIs' throttle), and a throttled answer (HTTP 429, or an
+`<error>` body whose code is 429 or whose message speaks of throttling or a request
+limit) pauses every request for a window before the retry instead of failing.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from singer_sdk import typing as th
 from tap_perfreports.casting import Cast, casts_for
 from tap_perfreports.errors import ConfigError, ParseError, PermanentError, TransientError
 from tap_perfreports.http import HttpClient, VendorErrors
+from tap_perfreports.pacing import TOO_MANY_REQUESTS, SlidingWindowPacer
 from tap_perfreports.sandbox import adobe_target as sandbox
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
@@ -54,6 +62,10 @@ SUMMARY_RECIPE = "Campaign"
 CHUNK_BYTES = 64 * 1024
 #: Days per request by resolution: an hourly report holds 24 samples a day per recipe.
 WINDOW_DAYS = {"hour": 2, "day": 31, "week": 91, "month": 366}
+#: "Test&Target report APIs are throttled": 50 requests per minute, shared by the
+#: account's campaign report APIs (a sibling report's page).
+REQUESTS_PER_WINDOW = 50
+WINDOW_SECONDS = 60
 
 GRAIN = (
     th.Property("campaign_id", th.IntegerType, required=True),
@@ -140,6 +152,15 @@ def report_windows(first: dt.date, end: dt.date, resolution: str) -> list[Window
         windows.append(Window(first, min(following - ONE_DAY, end)))
         first = following
     return windows
+
+
+def request_range(window: Window) -> list[tuple[str, str]]:
+    """`start` and `end` of a window, half-open: `end` is the first minute after it, as
+    Adobe writes a month (`start=2007-08-01T00:00&end=2007-09-01T00:00`)."""
+    return [
+        ("start", f"{window.start:%Y-%m-%d}T00:00"),
+        ("end", f"{window.end + ONE_DAY:%Y-%m-%d}T00:00"),
+    ]
 
 
 # Parsing
@@ -379,6 +400,31 @@ HINTS = {
 }
 
 
+#: How a throttled request may be answered is undocumented: an `<error>` message that says
+#: so, in words like these.
+_THROTTLE_WORDS = re.compile(
+    r"throttl|rate[ -]?limit|too many requests|request limit|requests (?:per|a) minute|quota",
+    re.IGNORECASE,
+)
+
+
+def is_throttle(code: int | None, message: str) -> bool:
+    """Whether an `<error>` says the request was refused for the account's request rate."""
+    return code == TOO_MANY_REQUESTS or bool(_THROTTLE_WORDS.search(message))
+
+
+def throttle_error(
+    code: int | None, message: str, pacer: SlidingWindowPacer | None, status: int = 200
+) -> TransientError:
+    """A throttled answer: every request pauses for a window, then this one is retried
+    (a status the pacer knows as a throttle has paused it already)."""
+    wait = None
+    if pacer is not None:
+        wait = pacer.paused_for() if status in pacer.throttle_statuses else pacer.throttled()
+    code_text = "" if code is None else f" (code {code})"
+    return TransientError(f"the API throttled the request: {message}{code_text}", wait_seconds=wait)
+
+
 def vendor_error(body: bytes) -> tuple[int | None, str] | None:
     """(code, message) from a documented `<error>` body (children in any order), else None."""
     if not _ERROR_ROOT.match(body):
@@ -389,16 +435,19 @@ def vendor_error(body: bytes) -> tuple[int | None, str] | None:
     return (int(code.group(1)) if code else None), text
 
 
-def describe_error(status: int, body: bytes) -> str:
+def describe_error(status: int, body: bytes, pacer: SlidingWindowPacer | None = None) -> str:
     """The message of an HTTP error; when the body's `<code>` is another error than the
-    status (a 401 login error under HTTP 500), the body's code decides whether to retry.
+    status (a 401 login error under HTTP 500), the body's code decides whether to retry,
+    and a body that says the request was throttled makes it a throttle wait.
     """
     error = vendor_error(body)
     if error is None:
         return body.decode("utf-8", "replace").strip()[:300]
     code, message = error
+    if is_throttle(code, message):
+        raise throttle_error(code, message, pacer, status)
     if code is not None and code >= 400 and code != status:
-        check_body(body)
+        check_body(body, pacer)
     return message if code is None else f"{message} (code {code})"
 
 
@@ -406,16 +455,19 @@ def hint(status: int) -> str:
     return HINTS.get(status, "")
 
 
-def check_body(head: bytes) -> None:
-    """An `<error>` body is an error whatever the HTTP status: its code decides."""
+def check_body(head: bytes, pacer: SlidingWindowPacer | None = None) -> None:
+    """An `<error>` body is an error whatever the HTTP status: its code decides, unless
+    it says the request was throttled (then `pacer` pauses every request for a window)."""
     error = vendor_error(head)
     if error is None:
         return
     code, message = error
+    if is_throttle(code, message):
+        raise throttle_error(code, message, pacer)
     text = f"the API answered with error {code}: {message}"
     if code is None:
         raise PermanentError(f"the API answered with an error: {message}")
-    if code >= 500 or code == 429:
+    if code >= 500:
         raise TransientError(text)
     raise PermanentError(text, hint=hint(code))
 
@@ -543,8 +595,7 @@ class AdobeTargetStream(ReportStream):
             ("version", 2),
             ("campaignId", context["campaign_id"]),
             ("type", context["metric_type"]),
-            ("start", f"{window.start:%Y-%m-%d}T00:00"),
-            ("end", f"{window.end:%Y-%m-%d}T23:59"),
+            *request_range(window),
             ("environment", str(vendor.get("environment", "Production"))),
             ("resolution", self.resolution),
         ]
@@ -615,11 +666,27 @@ class AdobeTargetStream(ReportStream):
                 )
 
 
+def pacer_for(vendor: VendorConfig) -> SlidingWindowPacer:
+    """The account's pacer, shared by its three streams and every request fetched ahead."""
+    return SlidingWindowPacer(
+        int(vendor.get("requests_per_window", REQUESTS_PER_WINDOW)),
+        float(vendor.get("window_seconds", WINDOW_SECONDS)),
+        name="Adobe Target",
+    )
+
+
 def build_streams(tap: Tap, vendor: VendorConfig) -> list[Stream]:
+    pacer = pacer_for(vendor)
     client = HttpClient.for_vendor(
         vendor,
         "Adobe Target",
-        VendorErrors(describe=describe_error, hint=hint, check_body=check_body),
+        VendorErrors(
+            describe=functools.partial(describe_error, pacer=pacer),
+            hint=hint,
+            check_body=functools.partial(check_body, pacer=pacer),
+            retry_after=pacer.retry_after,
+        ),
+        pacer=pacer,
     )
     shared = SharedReports()
     shared.streams = [AdobeTargetStream(tap, vendor, name, client, shared) for name in STREAMS]
@@ -651,6 +718,12 @@ def validate(settings: Mapping[str, t.Any]) -> None:
             )
     if types is not None and not set(types) <= set(METRIC_TYPES):
         raise ConfigError("adobe_target.metric_types", "each one of visit, visitor, impression")
+    requests = settings.get("requests_per_window")
+    if requests is not None and int(requests) < 1:
+        raise ConfigError("adobe_target.requests_per_window", "must be at least 1")
+    seconds = settings.get("window_seconds")
+    if seconds is not None and int(seconds) < 1:
+        raise ConfigError("adobe_target.window_seconds", "must be at least 1")
 
 
 VENDOR = Vendor(
@@ -708,6 +781,20 @@ VENDOR = Vendor(
             th.BooleanType,
             default=False,
             description="Exclude extreme orders from revenue (filterExtremeOrders).",
+        ),
+        th.Property(
+            "requests_per_window",
+            th.IntegerType(minimum=1),
+            default=REQUESTS_PER_WINDOW,
+            description="Report requests sent per window_seconds at most, for the account "
+            "(its report APIs are throttled at 50 a minute, shared with its other "
+            "campaign report APIs).",
+        ),
+        th.Property(
+            "window_seconds",
+            th.IntegerType(minimum=1),
+            default=WINDOW_SECONDS,
+            description="Length of the throttle's window, in seconds.",
         ),
     ),
     secrets=("password",),

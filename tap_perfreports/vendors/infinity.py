@@ -1,16 +1,25 @@
-"""Infinity Reports API v2: event and metric reports as JSON lines, paged by limit/offset.
+"""Infinity Reports API v2: event and metric reports as JSON lines.
 
 Every configured report is a stream `infinity_<name>` partitioned by installation
-(`igrp`). Event reports (`triggers/...`) are incremental on the event time and paged in
-`rowId` order, which keeps limit/offset paging stable; aggregate reports (`metrics/...`)
-are fetched one day per request so each row carries its `date`.
+(`igrp`). Event reports (`triggers/...`) are incremental on the event time and paged by
+`rowId` (keyset): Infinity stops a report from pulling more than 50,000 rows by offset,
+so a window is read in batches sorted by `rowId` ascending (and by nothing else), each
+paged by limit/offset up to `batch_size` rows, the next batch asking for the rows whose
+`rowId` is greater than the last one received (`rowId-gt-value-N`; the operand code is
+not documented, hence the `row_id_operand` setting), until a short page. Aggregate
+reports (`metrics/...`) are fetched one day per request so each row carries its `date`;
+their rows have no `rowId`, so they page by offset, and a day that fills a whole batch
+fails rather than be asked for past the limit. See `Paging`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import re
 import typing as t
+from dataclasses import dataclass
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,7 +27,7 @@ import msgspec
 from singer_sdk import typing as th
 
 from tap_perfreports.casting import Cast, cast_for, datetime_caster, snake_case, to_int
-from tap_perfreports.errors import ConfigError, ParseError, PermanentError
+from tap_perfreports.errors import ConfigError, ParseError, PermanentError, RequestFailed
 from tap_perfreports.http import HttpClient, VendorErrors
 from tap_perfreports.sandbox import infinity as sandbox
 from tap_perfreports.streams import ReportStream
@@ -32,8 +41,16 @@ if t.TYPE_CHECKING:
 
     from tap_perfreports.fetch_ahead import Request
 
+logger = logging.getLogger("tap_perfreports.infinity")
+
 API_URL = "https://api.infinitycloud.com/reports/v2"
 MAX_PAGE_SIZE = 10_000
+#: Infinity's knowledge base: a report pulls at most 50,000 rows by offset (and it suggests
+#: batches of 50,000 paged by rowId beyond that).
+MAX_OFFSET_ROWS = 50_000
+#: The greater-than operand of `{field}-{operand}-value-{value}` filters. Our page lists
+#: `eq` only; `gt` is an assumption, configurable as `row_id_operand`.
+DEFAULT_ROW_ID_OPERAND = "gt"
 EVENT_WINDOW_DAYS = 31
 
 #: JSON-schema types of the vendor fields we know; others are strings.
@@ -122,8 +139,8 @@ class InfinityReport:
         params: list[tuple[str, str | int]] = [("display[]", d) for d in self.display]
         params += [("filter[]", f) for f in self.filters]
         params += [("group[]", g) for g in self.group]
-        sort = ["rowId-asc"] if self.is_event_report else []
-        params += [("sort[]", s) for s in sort + [s for s in self.sort if s not in sort]]
+        # Paging by rowId needs rows sorted by rowId ascending and by nothing else.
+        params += [("sort[]", s) for s in (["rowId-asc"] if self.is_event_report else self.sort)]
         params += [(f"customMetrics[{ref}]", value) for ref, value in self.custom_metrics.items()]
         if self.ch_type:
             params.append(("chType", self.ch_type))
@@ -161,6 +178,73 @@ class InfinityReport:
         if not self.incremental:
             return None
         return "trigger_datetime" if self.is_event_report else "date"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One request of a query: `limit` rows at `offset` among the rows whose rowId is
+    greater than `after` (None: every row of the query)."""
+
+    after: int | None
+    offset: int
+    limit: int
+    #: Asked for because an empty page followed full ones: the end of the rows, or an
+    #: offset limit lower than `batch_size` that answers empty pages instead of refusing.
+    checks_cut: bool = False
+
+    def describe(self) -> str:
+        """For log lines and errors: which part of the window this request asks for."""
+        where = f"offset {self.offset}"
+        return where if self.after is None else f"rows after rowId {self.after}, {where}"
+
+
+class OffsetLimitReached(Exception):
+    """An aggregate query filled a whole batch, and has no rowId to page further by."""
+
+
+@dataclass(frozen=True)
+class Paging:
+    """How a query is paged; pure, so the rules are tested without HTTP.
+
+    By rowId (event reports): batches of at most `batch_size` rows, each paged by
+    limit/offset in `page_size` rows, never asking by offset past the batch; a full batch
+    is followed by a batch of the rows after its last rowId; a short page ends the query.
+    An empty page after full ones is checked with one more batch (an API whose offset
+    limit is below `batch_size` may answer so rather than refuse). By offset (aggregate
+    reports): pages of `page_size` up to `batch_size` rows; a full last page there raises
+    OffsetLimitReached (more rows may exist, and the API would refuse or cut them).
+    """
+
+    page_size: int
+    batch_size: int
+    by_row_id: bool
+
+    def first(self) -> Page:
+        return Page(None, 0, min(self.page_size, self.batch_size))
+
+    def after(self, page: Page, received: int, last_row_id: int | None) -> Page | None:
+        """The request after `page`, which brought `received` rows, the last of the query
+        so far having `last_row_id`; None when the query is complete."""
+        if received < page.limit:
+            if self.by_row_id and received == 0 and page.offset > 0 and last_row_id is not None:
+                return Page(last_row_id, 0, self.first().limit, checks_cut=True)
+            return None
+        offset = page.offset + received
+        if offset < self.batch_size:
+            return Page(page.after, offset, min(self.page_size, self.batch_size - offset))
+        if not self.by_row_id or last_row_id is None:
+            raise OffsetLimitReached
+        return Page(last_row_id, 0, self.first().limit)
+
+
+def next_row_id(row_id: int, last: int | None) -> int:
+    """`row_id`, checked to follow `last`: paging by rowId needs ascending rowIds."""
+    if last is not None and row_id <= last:
+        raise ParseError(
+            f"rowId {row_id} came after rowId {last}: the rows are not in ascending rowId "
+            "order, which paging by rowId needs"
+        )
+    return row_id
 
 
 def parse_lines(
@@ -211,7 +295,8 @@ HINTS = {
     401: "Check infinity.username and infinity.password (HTTP basic auth).",
     403: "The login lacks permission for this installation or report; ask your Infinity admin.",
     400: "Check infinity.igrps and this report's settings under infinity.reports (route, "
-    "display, filter, group).",
+    "display, filter, group); for an event report refused past some rows, lower "
+    "infinity.batch_size, and for a refused rowId filter check infinity.row_id_operand.",
     404: "Check the report's route under infinity.reports.",
 }
 
@@ -253,6 +338,18 @@ class InfinityStream(ReportStream):
     def page_size(self) -> int:
         return int(self.vendor.get("page_size", MAX_PAGE_SIZE))
 
+    @cached_property
+    def paging(self) -> Paging:
+        return Paging(
+            page_size=self.page_size,
+            batch_size=int(self.vendor.get("batch_size", MAX_OFFSET_ROWS)),
+            by_row_id=self.report.is_event_report,
+        )
+
+    @cached_property
+    def row_id_operand(self) -> str:
+        return str(self.vendor.get("row_id_operand", DEFAULT_ROW_ID_OPERAND))
+
     def get_records(self, context: t.Mapping[str, t.Any] | None) -> Iterator[dict]:
         self.announce()
         if self.report.incremental:
@@ -261,56 +358,83 @@ class InfinityStream(ReportStream):
             yield from self.pages(dict(context or {}), None)
 
     def requests_ahead(self, context: dict) -> Iterator[Request]:
-        """The first page of each window (later pages exist only if it is full)."""
+        """The first page of each window: later pages depend on it (whether it was full,
+        and for the next batch its last rowId), so they are sent when their turn comes."""
         windows = self.plan(context) if self.report.incremental else [None]
         for window in windows:
-            yield self.page_request(context, window, 0)
+            yield self.page_request(context, window, self.paging.first())
 
     def extract_window(self, context: dict, window: Window) -> Iterator[dict]:
         yield from self.pages(context, window)
 
-    def page_request(self, context: dict, window: Window | None, offset: int) -> Request:
+    def page_request(self, context: dict, window: Window | None, page: Page) -> Request:
         params: list[tuple[str, str | int]] = [("igrp", context["igrp"]), *self.report.query()]
+        if page.after is not None:
+            params.append(("filter[]", f"rowId-{self.row_id_operand}-value-{page.after}"))
         if window is not None:
             params += [("startDate", window.start.isoformat()), ("endDate", window.end.isoformat())]
         if self.vendor.get("tz"):
             params.append(("tz", self.vendor["tz"]))
         if self.vendor.get("exclude_pii"):
             params.append(("excludePiiData", 1))
-        params += [("limit", self.page_size), ("offset", offset)]
+        params += [("limit", page.limit), ("offset", page.offset)]
         return self.client.request(
             f"{self.vendor.api_url}/{self.report.route}",
-            where=self.where(context, window) + f" | offset {offset}",
+            where=f"{self.where(context, window)} | {page.describe()}",
             params=params,
             auth=self.account.auth,
         )
 
     def pages(self, context: dict, window: Window | None) -> Iterator[dict]:
-        """Every page of one query, `page_size` rows at a time, until a short page."""
+        """Every row of one query, page after page (see `Paging`)."""
         extra = {"date": window.start.isoformat()} if "date" in self.casts and window else {}
-        offset = 0
-        while True:
-            request = self.page_request(context, window, offset)
-            count = yield from self.page(request, context["igrp"], extra)
-            if count < self.page_size:
-                return
-            offset += count
+        page: Page | None = self.paging.first()
+        last_row_id: int | None = None
+        while page is not None:
+            request = self.page_request(context, window, page)
+            count, last = yield from self.page(request, context["igrp"], extra, last_row_id)
+            if page.checks_cut and count:
+                logger.warning(
+                    "%s: the API answered an empty page by offset although rows remained: "
+                    "its offset limit is below infinity.batch_size (%d); the rest was asked "
+                    "for by rowId. Lower infinity.batch_size.",
+                    request.where,
+                    self.paging.batch_size,
+                )
+            last_row_id = last if last is not None else last_row_id
+            try:
+                page = self.paging.after(page, count, last_row_id)
+            except OffsetLimitReached:
+                raise RequestFailed(
+                    f"{request.where}: {self.paging.batch_size} rows or more in one query, "
+                    "which the API will not page past by offset, and these rows have no rowId "
+                    "to page by. Narrow the report under infinity.reports (a filter, fewer "
+                    "group fields)."
+                ) from None
 
-    def page(self, request: Request, igrp: int, extra: dict) -> t.Generator[dict, None, int]:
-        """The records of one page; returns how many there were."""
+    def page(
+        self, request: Request, igrp: int, extra: dict, last_row_id: int | None
+    ) -> t.Generator[dict, None, tuple[int, int | None]]:
+        """The records of one page; returns how many there were and the last rowId.
+
+        Event rows must come in ascending rowId order, after `last_row_id`: otherwise
+        paging by rowId would skip or repeat rows, so that fails the window."""
         count = 0
+        check = self.report.is_event_report
         with self.client.send(request) as body:
             try:
                 for record in parse_lines(
                     body, self.report.columns, self.casts, self.report.required_columns()
                 ):
+                    if check:
+                        last_row_id = next_row_id(record["row_id"], last_row_id)
                     count += 1
                     record["igrp"] = igrp
                     record.update(extra)
                     yield record
             except ParseError as exc:
                 raise ParseError(f"{request.where}: unreadable response ({exc}).") from None
-        return count
+        return count, last_row_id if check else None
 
 
 class InfinityAccount:
@@ -358,6 +482,14 @@ def validate(settings: t.Mapping[str, t.Any]) -> None:
     page_size = settings.get("page_size")
     if page_size is not None and not 1 <= int(page_size) <= MAX_PAGE_SIZE:
         raise ConfigError("infinity.page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
+    batch_size = settings.get("batch_size")
+    if batch_size is not None and not 1 <= int(batch_size) <= MAX_OFFSET_ROWS:
+        raise ConfigError("infinity.batch_size", f"must be between 1 and {MAX_OFFSET_ROWS}")
+    operand = settings.get("row_id_operand")
+    if operand is not None and not re.fullmatch(r"[A-Za-z]+", str(operand)):
+        raise ConfigError(
+            "infinity.row_id_operand", f"{operand!r} is not an operand code such as gt"
+        )
     if settings.get("tz"):
         try:
             ZoneInfo(settings["tz"])
@@ -376,6 +508,11 @@ def validate(settings: t.Mapping[str, t.Any]) -> None:
                 f"infinity.reports[{report.get('name')}].route",
                 "incremental reports must be a triggers/... or metrics/... route; "
                 "set incremental: false for others",
+            )
+        if str(report.get("route", "")).strip("/").startswith("triggers/") and report.get("sort"):
+            raise ConfigError(
+                f"infinity.reports[{report.get('name')}].sort",
+                "event reports are sorted by rowId only (they page by rowId); remove it",
             )
         if str(report.get("route", "")).startswith("metrics/") and not report.get("display"):
             raise ConfigError(
@@ -420,7 +557,8 @@ REPORT = th.ObjectType(
     th.Property(
         "sort",
         th.ArrayType(th.StringType),
-        description="Extra sort (sort[]); event reports always page by rowId.",
+        description="Sort (sort[]) of an aggregate report; event reports are sorted by "
+        "rowId only, as paging by rowId needs.",
     ),
     th.Property(
         "custom_metrics",
@@ -461,6 +599,21 @@ VENDOR = Vendor(
             th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
             default=MAX_PAGE_SIZE,
             description="Rows per request (limit); the API allows at most 10000.",
+        ),
+        th.Property(
+            "batch_size",
+            th.IntegerType(minimum=1, maximum=MAX_OFFSET_ROWS),
+            default=MAX_OFFSET_ROWS,
+            description="Rows paged by offset before an event report asks for the rows "
+            "after the last rowId (the API pulls at most 50000 by offset); also the most "
+            "rows an aggregate report may have per day.",
+        ),
+        th.Property(
+            "row_id_operand",
+            th.StringType(pattern=r"^[A-Za-z]+$"),
+            default=DEFAULT_ROW_ID_OPERAND,
+            description="Operand code for 'greater than' in the rowId filter that pages "
+            "event reports (rowId-<operand>-value-<last rowId>); not documented, gt assumed.",
         ),
         th.Property(
             "exclude_pii",

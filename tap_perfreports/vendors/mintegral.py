@@ -45,8 +45,16 @@ ROUTE = "reports/data"
 MAX_WINDOW_DAYS = 7
 #: "Only supports querying the data of the last half year": 180 days stays inside it.
 HALF_YEAR_DAYS = 180
-#: "The data will be available about 1.5 hours after the day."
-DATA_LAG = dt.timedelta(hours=1, minutes=30)
+#: When a day's data is ready, after the day ends in the report timezone. Our page said
+#: "about 1.5 hours after the day"; a newer version says a day's data takes 2-4 hours
+#: (pull after 03:00 the next day) and hourly data 2-3 hours (pull 2.5 hours after the
+#: hour, read here as after the hour ends: the day's last hour is ready at 02:30).
+#: `is_complete` stays the authority; these only set the default end date, and which
+#: days count as final when the API does not say.
+READY_AFTER = {
+    "daily": dt.timedelta(hours=3),
+    "hourly": dt.timedelta(hours=2, minutes=30),
+}
 DEFAULT_TIMEZONE = "+8"
 #: A 203 on download means the job is unknown; resubmitting more often than this is a loop.
 MAX_RESUBMITS = 3
@@ -145,9 +153,15 @@ def parse_timezone(text: str) -> dt.timezone:
     return dt.timezone(dt.timedelta(hours=hours))
 
 
-def latest_complete_day(now: dt.datetime, tz: dt.tzinfo) -> dt.date:
-    """The last day in `tz` whose data is published: it ended at least 1.5 hours ago."""
-    return (now.astimezone(tz) - DATA_LAG).date() - ONE_DAY
+def latest_complete_day(now: dt.datetime, tz: dt.tzinfo, granularity: str = "daily") -> dt.date:
+    """The last day in `tz` whose `granularity` data is ready at `now` (`READY_AFTER`)."""
+    return (now.astimezone(tz) - READY_AFTER[granularity]).date() - ONE_DAY
+
+
+def ready_at(day: dt.date, tz: dt.tzinfo, granularity: str = "daily") -> dt.datetime:
+    """When `day`'s `granularity` data is ready: 03:00 (daily) or 02:30 (hourly) the next
+    day in the report timezone. What a schedule should wait for."""
+    return dt.datetime.combine(day + ONE_DAY, dt.time(), tz) + READY_AFTER[granularity]
 
 
 def earliest_available_day(now: dt.datetime, tz: dt.tzinfo) -> dt.date:
@@ -690,7 +704,7 @@ class MintegralStream(ReportStream):
     def finish(self, context: dict, job: Job, active: list[Job]) -> None:
         """After a window's records: checkpoint what is final, forget the finished job."""
         assert job.ready is not None
-        latest = latest_complete_day(self.account.now(), self.account.tz)
+        latest = latest_complete_day(self.account.now(), self.account.tz, self.report.granularity)
         final = last_complete_day(job.window, job.ready, latest)
         self.set_jobs(context, active)
         if self.held_at is None and final < job.window.end:
@@ -797,10 +811,13 @@ def earliest_day(now: dt.datetime, settings: t.Mapping[str, t.Any]) -> dt.date:
 
 
 def default_end_date(now: dt.datetime, settings: t.Mapping[str, t.Any]) -> dt.date:
-    """The latest complete day in the report timezone (the API's default +8)."""
-    return latest_complete_day(
-        now, parse_timezone(str(settings.get("timezone") or DEFAULT_TIMEZONE))
-    )
+    """The latest day whose data is ready for every configured report, in the report
+    timezone (the API's default +8): after 03:00 the next day if a report is daily,
+    after 02:30 if all are hourly."""
+    tz = parse_timezone(str(settings.get("timezone") or DEFAULT_TIMEZONE))
+    reports = settings.get("reports") or DEFAULT_REPORTS
+    granularities = {str(r.get("time_granularity") or "daily") for r in reports}
+    return min(latest_complete_day(now, tz, g) for g in granularities)
 
 
 def current_day(now: dt.datetime, settings: t.Mapping[str, t.Any]) -> dt.date:

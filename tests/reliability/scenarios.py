@@ -83,7 +83,8 @@ SCENARIOS = (
         "infinity",
         "2026-10-01",
         "2026-10-04",
-        {"igrps": [1001, 1002], "page_size": 40, "max_concurrent_requests": 2},
+        # batches of 100 rows: every window also pages by rowId under every fault
+        {"igrps": [1001, 1002], "page_size": 40, "batch_size": 100, "max_concurrent_requests": 2},
         malformed=b'{"rowId": 17, "triggerDatetime": "2026-10-01 00:\n',
         error_in_200=b'"Unknown installation 1001"',
     ),
@@ -106,7 +107,14 @@ SCENARIOS = (
         "adobe_target",
         "2026-08-01",
         "2026-08-20",
-        {"campaign_ids": [7], "resolution": "day", "max_concurrent_requests": 2},
+        {
+            "campaign_ids": [7],
+            "resolution": "day",
+            "max_concurrent_requests": 2,
+            # the report APIs' throttle, with a 2 s window (the emulator's too)
+            "requests_per_window": 50,
+            "window_seconds": 2,
+        },
         malformed=b'<?xml version="1.0"?>\n<report><campaign id="7"><<<</report>',
         error_in_200=b"<error><code>401</code><message>Authentication failed</message></error>",
     ),
@@ -146,7 +154,8 @@ SCENARIOS = (
 
 def prepare_emulators(server: t.Any) -> None:
     """Give the in-process emulators what the scenarios give the tap: the frozen clocks,
-    Plum Voice's 2 s rate-limit window, and Mintegral reports generated at once."""
+    Plum Voice's 2 s rate-limit window and Adobe Target's 2 s throttle window, and
+    Mintegral reports generated at once."""
     for scenario in SCENARIOS:
         if SANDBOX_NOW_ENV in scenario.env:
             now = dt.datetime.fromisoformat(scenario.env[SANDBOX_NOW_ENV])
@@ -154,6 +163,8 @@ def prepare_emulators(server: t.Any) -> None:
     server.emulators["mintegral"].generation_delay = 0.0
     plumvoice = server.emulators["plumvoice"]
     plumvoice.requests_per_window, plumvoice.window_seconds = 50, 2.0
+    adobe_target = server.emulators["adobe_target"]
+    adobe_target.requests_per_window, adobe_target.window_seconds = 50, 2.0
 
 
 # Judging runs
