@@ -175,12 +175,22 @@ def _end_run(code: int, message: str) -> t.NoReturn:
 
 def _quiet_other_threads() -> None:
     """Mute the fetch-ahead threads, still retrying requests nobody will take, so that the
-    failure logged next stays the run's last log line."""
+    failure logged next stays the run's last log line. Records are dropped where they
+    are written, under each handler's lock: a worker's record that was already past the
+    handler's filters when the failure came cannot be written after it."""
     this = threading.get_ident()
     loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
     for each in loggers:
         for handler in getattr(each, "handlers", ()):
-            handler.addFilter(lambda record: record.thread == this)
+            handler.emit = _only_from(this, handler.emit)  # type: ignore[method-assign]
+
+
+def _only_from(thread: int, emit: t.Callable[[logging.LogRecord], None]) -> t.Callable:
+    def emit_if_from_thread(record: logging.LogRecord) -> None:
+        if record.thread == thread:
+            emit(record)
+
+    return emit_if_from_thread
 
 
 redact.install()
