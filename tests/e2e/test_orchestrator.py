@@ -6,12 +6,14 @@ PostgreSQL, with Meltano's system database (its state) on the same PostgreSQL se
 deployment on many workers would share it. Checked: the five steps ran at once in five
 processes, each vendor has its own Meltano state, every landed value equals the truth; then,
 after the vendors restate their last days, a second execution asks each vendor only for the
-lookback and the new days, and the warehouse again equals the truth.
+lookback and the new days, and the warehouse again equals the truth. A second test checks
+that the Dagster project holds every job and schedule `meltano job/schedule list` shows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import typing as t
 from pathlib import Path
@@ -137,3 +139,31 @@ def test_vendor_jobs_run_in_parallel_with_their_own_state_and_then_incrementally
     truth = truth_of(run_tap(all_vendors(sandbox) | {"end_date": case.later}))
     verdict = judge(truth, postgres.query, meltano.schema)
     assert verdict.clean, verdict
+
+
+def test_the_dagster_project_loads_every_meltano_job_and_schedule(meltano: Meltano):
+    """What Dagster loads is what Meltano lists: every job with its tasks, every schedule
+    with its cron (UTC) and job; only the all-in-one schedule starts stopped."""
+    listed = meltano.run("schedule", "list", "--format=json")
+    assert listed.returncode == 0, listed.output[-3000:]
+    schedules = json.loads(listed.stdout)["schedules"]["job"]
+    jobs = meltano.run("job", "list", "--format=json")
+    assert jobs.returncode == 0, jobs.output[-3000:]
+    meltano_jobs = {j["job_name"]: j["tasks"] for j in json.loads(jobs.stdout)["jobs"]}
+
+    defs = definitions.defs
+    for name, tasks in meltano_jobs.items():
+        job = defs.resolve_job_def(name)
+        (node,) = job.graph.node_defs
+        assert node.description == f"meltano run {name}: {'; '.join(tasks)}"
+    vendor_steps = {n.name for n in definitions.vendor_jobs.graph.node_defs}
+    assert vendor_steps == {f"meltano_run_{v}" for v in VENDORS}
+    loaded = {s.name: defs.resolve_schedule_def(s.name) for s in defs.schedules or []}
+    assert set(loaded) == {s["name"].replace("-", "_") for s in schedules}
+    for schedule in schedules:
+        dagster_schedule = loaded[schedule["name"].replace("-", "_")]
+        assert dagster_schedule.cron_schedule == schedule["cron_interval"]
+        assert dagster_schedule.execution_timezone == "UTC"
+        assert dagster_schedule.job_name == schedule["job"]["name"]
+        stopped = dagster_schedule.default_status == dagster.DefaultScheduleStatus.STOPPED
+        assert stopped is (schedule["job"]["name"] == "perfreports")
