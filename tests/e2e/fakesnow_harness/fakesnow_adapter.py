@@ -19,12 +19,15 @@ statement run (the sixth is a fakesnow limit behind the fourth):
    the select list's aliases. The harness loads the staged JSON lines into a temporary
    table (one VARIANT column, plus each line's position) and rewrites only the source:
    `FROM '@~/...'(...)` becomes that table, `$1` its VARIANT column, SEQ8() the line's
-   position (Snowflake's SEQ8 numbers the rows in file order, so the last line of a key
-   still wins), and the casts move into an inner select that QUALIFY filters. The casts,
+   position (the target counts on SEQ8() following the file's order, so that the last
+   line of a key wins; the harness gives exactly that order), and the casts move into an
+   inner select that QUALIFY filters. The casts,
    the QUALIFY dedup and the MERGE itself are the target's, run by fakesnow.
 5. Parallel use: the target loads streams from several threads, each with its own
    connection, and fakesnow's connections share one DuckDB database whose MERGE is several
-   statements; the harness runs one statement at a time (a process-wide lock).
+   statements through one work table name (MERGE_CANDIDATES): two streams merging at once
+   collide on it (without the lock, two of three all-vendor loads failed with a duplicate
+   key on it). The harness runs one statement at a time (a process-wide lock).
 6. A MERGE with no current schema: fakesnow stages a MERGE's candidate rows in an
    unqualified table, so it needs one, and the target's session has only a database. The
    harness makes the MERGE target's schema current first (USE SCHEMA).
