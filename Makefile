@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # A second environment with the newest singer-sdk release or pre-release (`make test-newest-sdk`).
 NEWEST := .venv-newest-sdk
+# The Snowflake test's emulator, installed beside target-snowflake's virtualenv (not in .venv,
+# whose duckdb it would replace): see tests/e2e/fakesnow_harness/README.md.
+FAKESNOW_REQUIREMENTS := tests/e2e/fakesnow_harness/requirements.txt
 # Meltano must not try the network: no Hub (plugins are declared in full), no telemetry.
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export MELTANO_CLI_DISABLE_VERSION_CHECK := true
@@ -14,12 +17,13 @@ export MELTANO_CLI_DISABLE_VERSION_CHECK := true
 install: $(VENV)/.installed
 
 # Reinstall when the package or a plugin pin changes.
-$(VENV)/.installed: pyproject.toml meltano.yml $(wildcard plugins/*/*.lock)
+$(VENV)/.installed: pyproject.toml meltano.yml $(wildcard plugins/*/*.lock) $(FAKESNOW_REQUIREMENTS)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is needed"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/meltano install
+	$(BIN)/pip install --quiet --upgrade --no-deps --target .meltano/fakesnow -r $(FAKESNOW_REQUIREMENTS)
 	touch $@
 
 quickstart: install

@@ -1,9 +1,9 @@
 """Write plugins/ lock files for the loaders, so `meltano install` never needs Meltano Hub.
 
 No machine of ours reaches the Hub, so each lock is built from the plugin itself:
-target-postgres from its own `--about --format json`; target-duckdb (not an SDK target,
-no --about) from the config keys its source reads. Run after `meltano install` when a
-pinned version changes: `python scripts/write_plugin_locks.py`.
+target-postgres and target-snowflake from their own `--about --format json`; target-duckdb
+(not an SDK target, no --about) from the config keys its source reads. Run after
+`meltano install` when a pinned version changes: `python scripts/write_plugin_locks.py`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-
-from sync_meltano_settings import kind  # the same JSON-schema to Meltano kind mapping
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,6 +42,22 @@ POSTGRES_SECRETS = {
 }
 
 
+#: target-snowflake's secrets: its --about marks only private_key and oauth_access_token.
+SNOWFLAKE_SECRETS = {"password", "private_key", "private_key_passphrase", "oauth_access_token"}
+
+
+def kind(schema: dict) -> str:
+    """Meltano's kind for a loader setting's JSON schema. Not the tap's mapping
+    (sync_meltano_settings.kind), which passes integers and booleans as strings for the
+    tap to parse: an SDK target wants them typed."""
+    types = schema.get("type", "string")
+    types = [types] if isinstance(types, str) else types
+    for name in ("array", "object", "boolean", "integer"):
+        if name in types:
+            return name
+    return "decimal" if "number" in types else "string"
+
+
 def setting(name: str, kind_: str, description: str) -> dict:
     entry = {"name": name, "kind": kind_, "description": description}
     if kind_ == "password":
@@ -64,13 +78,17 @@ def postgres_settings(about: dict) -> list[dict]:
     return settings
 
 
-def postgres_lock() -> dict:
-    executable = REPO / ".meltano/loaders/target-postgres/venv/bin/target-postgres"
-    about = json.loads(
+def about_of(loader: str) -> dict:
+    executable = REPO / f".meltano/loaders/{loader}/venv/bin/{loader}"
+    return json.loads(
         subprocess.run(
             [str(executable), "--about", "--format", "json"], capture_output=True, check=True
         ).stdout
     )
+
+
+def postgres_lock() -> dict:
+    about = about_of("target-postgres")
     return {
         "plugin_type": "loaders",
         "name": "target-postgres",
@@ -104,8 +122,30 @@ def duckdb_lock() -> dict:
     }
 
 
+def snowflake_lock() -> dict:
+    about = about_of("target-snowflake")
+    settings = []
+    for name, schema in about["settings"]["properties"].items():
+        kind_ = "password" if name in SNOWFLAKE_SECRETS else kind(schema)
+        settings.append(setting(name, kind_, schema.get("description", "").strip()))
+    return {
+        "plugin_type": "loaders",
+        "name": "target-snowflake",
+        "namespace": "target_snowflake",
+        "variant": "meltanolabs",
+        "label": "Snowflake",
+        "docs": "https://hub.meltano.com/loaders/target-snowflake--meltanolabs",
+        "repo": "https://github.com/MeltanoLabs/target-snowflake",
+        "pip_url": "meltanolabs-target-snowflake==0.20.4",
+        "executable": "target-snowflake",
+        "description": about.get("description", "Snowflake loader"),
+        "capabilities": sorted(about["capabilities"]),
+        "settings": settings,
+    }
+
+
 def main() -> None:
-    for lock in (duckdb_lock(), postgres_lock()):
+    for lock in (duckdb_lock(), postgres_lock(), snowflake_lock()):
         path = REPO / "plugins" / "loaders" / f"{lock['name']}--{lock['variant']}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(lock, indent=2) + "\n")
