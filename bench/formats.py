@@ -31,6 +31,11 @@ from tap_perfreports.vendors.mintegral import auth_headers
 
 Ledger = list[dict[str, t.Any]]
 
+#: The instant every format is measured at (`TAP_PERFREPORTS_SANDBOX_NOW` for the sandbox
+#: and the taps): the fixed ranges below then stay inside every vendor's history limit
+#: (Mintegral keeps half a year) and before the sandbox's today, whatever the real date.
+BENCH_NOW = "2026-11-01T12:00:00+00:00"
+
 INFINITY_ROUTE = "triggers/all"
 INFINITY_DISPLAY = ["act", "vid", "ch", "goal", "srcPhoneNumber", "ip", "host", "whois", "revenue"]
 INFINITY_PAGE = 10_000

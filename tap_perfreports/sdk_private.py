@@ -234,7 +234,7 @@ class StreamHooks(Stream):
     ) -> None:
         """The SDK copies the partition context into the record and, for each record,
         builds and copies a child context; without children only the first is needed."""
-        if self.child_streams or not fast_path():
+        if self._sdk_processes_records:
             super()._process_record(record, child_context, partition_context)
             return
         for key, value in (partition_context or {}).items():
@@ -252,6 +252,10 @@ class StreamHooks(Stream):
         else:
             super()._write_record_message(record)
         self.on_record_written()
+
+    @cached_property
+    def _sdk_processes_records(self) -> bool:
+        return bool(self.child_streams) or not fast_path()
 
     @cached_property
     def _writes_records_directly(self) -> bool:

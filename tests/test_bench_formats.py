@@ -5,11 +5,15 @@ and each request minimum being what a real backfill needs (so the figures
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+
 import pytest
 import requests
 
 from bench import formats
 from bench.common import records_written
+from tap_perfreports.clock import SANDBOX_NOW_ENV
 from tests.helpers import run_tap
 
 SMALL = [
@@ -28,10 +32,14 @@ def test_limit_rows_and_request_minimum_match_a_real_backfill(sandbox, fmt, tmp_
     for emulator in sandbox.emulators.values():
         if hasattr(emulator, "scale"):
             emulator.scale = fmt.scale
+    for emulator in sandbox.emulators.values():
+        emulator.now = dt.datetime.fromisoformat(formats.BENCH_NOW)
     sandbox.emulators["mintegral"].generation_delay = 0.0
     sandbox.emulators["plumvoice"].requests_per_window = 10**6
     sandbox.emulators["adobe_target"].requests_per_window = 10**6
-    run = run_tap(fmt.config(sandbox.base_url, 1.0))
+    run = run_tap(
+        fmt.config(sandbox.base_url, 1.0), env={**os.environ, SANDBOX_NOW_ENV: formats.BENCH_NOW}
+    )
     assert run.returncode == 0, run.stderr
     ledger = [vars(r) for r in sandbox.ledger.requests]
     carrying = [r for r in ledger if fmt.carries_rows(r)]
