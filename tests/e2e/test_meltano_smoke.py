@@ -44,3 +44,25 @@ def test_duckdb_query_reads_a_file(tmp_path):
     with duckdb.connect(str(path)) as db:
         db.execute("create table t as select * from range(3)")
     assert duckdb_query(path, "select count(*) from t") == [(3,)]
+
+
+def test_every_vendor_job_runs_in_dev_with_nothing_set(meltano: Meltano):
+    """Found by a new user: the per-vendor extractors inherited `sandbox: true` but not
+    the dev environment's empty vendor objects, so each job had no vendor (which fails,
+    rightly, since a run that extracts nothing must not look like success). Each one
+    names its own vendor."""
+    jobs = [
+        "tap-perfreports-infinity", "tap-perfreports-plumvoice", "tap-perfreports-adobe-target",
+        "tap-perfreports-citygrid", "tap-perfreports-mintegral",
+    ]  # fmt: skip
+    for job in jobs:
+        dumped = meltano.run("invoke", "--dump=config", job)
+        assert dumped.returncode == 0, dumped.output[-3000:]
+        config = json.loads(dumped.stdout)
+        vendors = [key for key, value in config.items() if isinstance(value, dict)]
+        assert vendors == [job.removeprefix("tap-perfreports-").replace("-", "_")], config
+    run = meltano.run("run", "tap-perfreports-plumvoice", "target-duckdb")
+    assert run.returncode == 0, run.output[-3000:]
+    table = f"{meltano.schema}.plumvoice_performance"
+    (rows,) = meltano.duckdb(f"select count(*) from {table}")[0]  # noqa: S608
+    assert rows > 0
