@@ -14,7 +14,9 @@ import datetime as dt
 import json
 import math
 import os
+import struct
 import subprocess
+import sys
 import typing as t
 from collections import defaultdict
 from pathlib import Path
@@ -259,6 +261,46 @@ def assert_dbt_build_passed(output: str) -> None:
     assert int(done.split("PASS=")[1].split()[0]) >= 80, done
 
 
+def assert_quickstart_outputs(meltano: Meltano, analytics: str, expected: Sums) -> None:
+    """The quick start's table holds each vendor's last 7 days as the landed tables sum them,
+    and its picture is drawn."""
+    summary = subprocess.run(
+        [sys.executable, str(REPO / "scripts/warehouse_summary.py"), str(meltano.duckdb_path),
+         "--schema", analytics],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    table = summary.split("Last 7 days per vendor")[1].splitlines()[2:]
+    cells = {line.split()[0]: line for line in table if line.strip()}
+    assert set(cells) == {"infinity", "plumvoice", "adobe_target", "citygrid", "mintegral"}
+    for vendor, line in cells.items():
+        days = {key[4] for key in expected if key[0] == vendor}
+        week = {day for day in days if day > max(days) - dt.timedelta(days=7)}
+        assert f"{min(week)}..{max(week)}" in line, line
+        for measure in MEASURES:
+            values = {k: v for k, v in expected.items() if k[0] == vendor and k[2] == measure}
+            values = {k: v for k, v in values.items() if k[4] in week}
+            if not values:
+                continue
+            if measure in COUNTS:
+                assert f" {int(sum(values.values())):,} " in f"{line} ", (measure, line)
+            else:
+                for currency in {k[3] for k in values}:
+                    amount = sum(v for k, v in values.items() if k[3] == currency)
+                    text = f"{amount:,.2f}" + (f" {currency}" if currency else "")
+                    assert text in line, (measure, currency, line)
+    picture = meltano.folder / "perfreports_daily.png"
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts/plot_perfreports_daily.py"),
+         str(meltano.duckdb_path), "--schema", analytics, "--out", str(picture)],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    header = picture.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", header[16:24])
+    assert width > 1000, width
+    assert height > 600, height
+
+
 # --- The tests ----------------------------------------------------------------------------
 
 
@@ -336,6 +378,7 @@ def test_dbt_build_passes_and_perfreports_daily_adds_up(
     assert nulls == [(0,)]
 
     if warehouse == "duckdb":
+        assert_quickstart_outputs(meltano, analytics, expected)
         # The generated tests bite: a duplicated key and a period the docs do not list.
         with duckdb.connect(str(meltano.duckdb_path)) as db:
             # (target-duckdb declares the key: the table is recreated without it)
