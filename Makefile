@@ -26,10 +26,13 @@ $(VENV)/.installed: pyproject.toml meltano.yml $(wildcard plugins/*/*.lock) $(FA
 	$(BIN)/pip install --quiet --upgrade --no-deps --target .meltano/fakesnow -r $(FAKESNOW_REQUIREMENTS)
 	touch $@
 
+# The sandbox's last 30 days into output/warehouse.duckdb, dbt's models and tests on them
+# (transform/), then a table of each vendor's last 7 days and output/perfreports_daily.png.
 quickstart: install
 	mkdir -p output
-	$(BIN)/meltano run tap-perfreports target-duckdb
+	$(BIN)/meltano run tap-perfreports target-duckdb dbt-duckdb:build
 	$(BIN)/python scripts/warehouse_summary.py output/warehouse.duckdb
+	$(BIN)/python scripts/plot_perfreports_daily.py output/warehouse.duckdb --out output/perfreports_daily.png
 
 test: install
 	$(BIN)/ruff check .

@@ -1,0 +1,14 @@
+-- One row per Adobe Target campaign, report type, segment, sample and recipe (landed as
+-- adobe_target_recipes).
+select
+    cast(campaign_id as bigint) as campaign_id,
+    cast(metric_type as varchar) as metric_type,
+    cast(segment_id as varchar) as segment_id,
+    cast(segment_name as varchar) as segment_name,
+    cast(sample_start as timestamp) as sample_start,
+    cast(sample_start as date) as sample_date,
+    cast(duration as varchar) as duration,
+    cast(recipe_name as varchar) as recipe_name,
+    cast(is_summary as boolean) as is_summary,
+    cast(amount as double precision) as revenue
+from {{ landed('adobe_target', 'adobe_target_recipes') }} as landed
