@@ -40,7 +40,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._state import StateWriter
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
-from singer_sdk.singerlib import SingerMessageType
+from singer_sdk.singerlib import Catalog, SingerMessageType
 
 from tap_perfreports.errors import ConfigError, RunInterrupted
 
@@ -174,8 +174,32 @@ class TapHooks(Tap):
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """Unwind the run from wherever it is: streams write what they finished
-        (`ReportStream.on_sync_stopped`), and the CLI exits non-zero."""
+        (`ReportStream.on_sync_stopped`), and the CLI exits non-zero. A second signal
+        (Ctrl-C reaches the whole process group, and Meltano then sends SIGTERM too) must
+        not cut that short: only the first counts."""
+        if self._interrupted:
+            return
+        self._interrupted = True
         raise RunInterrupted(signum)
+
+    _interrupted = False
+
+    def setup_mapper(self) -> None:
+        """The SDK registers stream maps for every stream of the catalog, and checks each
+        map's key properties against the stream's schema there. Meltano empties the
+        schemas of the streams a job deselects (a per-vendor job's catalog holds the other
+        vendors' streams), so maps configured for those failed the run: only streams whose
+        catalog schema has properties are registered (`ReportStream.apply_catalog` refuses
+        a selected stream without its columns, in one line)."""
+        super(Tap, self).setup_mapper()  # PluginBase's: the mapper, without Tap's registration
+        catalog = Catalog(
+            {
+                stream_id: entry
+                for stream_id, entry in self.catalog.items()
+                if entry.schema.to_dict().get("properties")
+            }
+        )
+        self.mapper.register_raw_streams_from_catalog(catalog)
 
 
 def name_setting(error: str) -> tuple[str, str]:

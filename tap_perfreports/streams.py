@@ -101,10 +101,11 @@ class ReportStream(StreamHooks):
             self.replication_key = replication_key
 
     def apply_catalog(self, catalog: Catalog) -> None:
-        """A catalog whose schema for this stream lacks its key columns (an empty schema,
-        an old catalog) is refused in one line, before any request."""
+        """A catalog that selects this stream with a schema lacking its key columns (an
+        empty schema, an old catalog) is refused in one line, before any request. (Meltano
+        empties the schemas of the streams a job deselects: those are fine.)"""
         entry = catalog.get_stream(self.name)
-        if entry is not None:
+        if entry is not None and entry.metadata.resolve_selection().get((), True):
             columns = set((entry.schema.to_dict() or {}).get("properties") or {})
             needed = dict.fromkeys([*self.primary_keys, self.replication_key or ""])
             missing = [column for column in needed if column and column not in columns]

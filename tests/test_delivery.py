@@ -224,3 +224,25 @@ def test_structured_logging_writes_one_json_object_per_line(sandbox, tmp_path: P
     messages = [json.loads(line)["message"] for line in bad.stderr.splitlines() if line]
     assert messages[-1].startswith("Invalid setting 'lookback_dayz': unknown setting")
     assert ok.records("plumvoice_performance")
+
+
+def test_stream_maps_for_streams_a_job_deselects_and_empties(sandbox, tmp_path: Path):
+    """Meltano empties the schemas of the streams a per-vendor job deselects; stream maps
+    configured for every stream then failed the run with a traceback in the SDK's mapper."""
+    config = {
+        **CASES["infinity"].config(sandbox),
+        "stream_maps": {s: {"source": "'sandbox'"} for s in STREAMS["infinity"]},
+    }
+    discovered = json.loads(run_tap(config, args=["--discover"]).stdout)
+    for entry in discovered["streams"]:
+        chosen = entry["tap_stream_id"] == "infinity_triggers"
+        if not chosen:
+            entry["schema"] = {"type": "object", "properties": {}}  # as Meltano leaves it
+        for metadata in entry["metadata"]:
+            metadata["metadata"]["selected"] = chosen
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(discovered))
+    run = run_tap(config, args=["--catalog", str(catalog)])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.streams == {"infinity_triggers"}
+    assert {r["source"] for r in run.records("infinity_triggers")} == {"sandbox"}

@@ -44,7 +44,9 @@ def requested_days(vendor: str, path: str, query: dict[str, list[str]], today: d
         first, last = path.split("/")[3:5]  # YYYYMMDD, which fromisoformat reads
         return day(first), day(last)
     if vendor == "adobe_target" and "start" in query:
-        return day(query["start"][0][:10]), day(query["end"][0][:10])
+        # half-open: `end` is the first minute after the range (issue 15)
+        end = dt.datetime.fromisoformat(query["end"][0]) - dt.timedelta(minutes=1)
+        return day(query["start"][0][:10]), end.date()
     if vendor == "citygrid" and "view_type" in query:
         span = citygrid.preset_range(query["report_time"][0], today)
         return span.start, span.end
