@@ -185,18 +185,17 @@ class TapHooks(Tap):
     _interrupted = False
 
     def setup_mapper(self) -> None:
-        """The SDK registers stream maps for every stream of the catalog, and checks each
-        map's key properties against the stream's schema there. Meltano empties the
-        schemas of the streams a job deselects (a per-vendor job's catalog holds the other
-        vendors' streams), so maps configured for those failed the run: only streams whose
-        catalog schema has properties are registered (`ReportStream.apply_catalog` refuses
-        a selected stream without its columns, in one line)."""
+        """The SDK registers stream maps for every stream of the catalog and checks each
+        map's key properties against the stream's selected columns. A Meltano job that
+        deselects streams (a per-vendor job's catalog holds the other vendors' streams,
+        every column deselected) then failed on maps configured for those: only the
+        streams the catalog selects are registered, the only ones that are synced."""
         super(Tap, self).setup_mapper()  # PluginBase's: the mapper, without Tap's registration
         catalog = Catalog(
             {
                 stream_id: entry
                 for stream_id, entry in self.catalog.items()
-                if entry.schema.to_dict().get("properties")
+                if entry.metadata.resolve_selection().get((), True)
             }
         )
         self.mapper.register_raw_streams_from_catalog(catalog)
