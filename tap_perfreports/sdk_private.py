@@ -10,10 +10,13 @@ The SDK has no public hook for four things the tap needs. These stay on in every
 - credentials registered for redaction before the config is validated, and an invalid
   setting reported as one line (`PluginBase._validate_config`).
 
-And three shortcuts for throughput, the *fast path*:
+And four shortcuts for throughput, the *fast path*:
 - RECORD lines encoded straight into a buffer, with the SDK's msgspec encoder, when no
   stream map, flattening or deselection can change a record (`Stream._write_record_message`,
   `Stream._stream_version`, `singer_sdk.contrib.msgspec.encoder`);
+- for those records, the SDK's record loop without its per-record calls
+  (`Stream._sync_records`, `_get_state_partition_context`, `_write_starting_replication_value`,
+  `_finalize_state`, `_write_state_message`);
 - no child context built per record for streams without children
   (`Stream._process_record`);
 - STATE encoded once and compared as bytes (`singer_sdk.helpers._state.StateWriter`,
@@ -55,6 +58,8 @@ SDK_PATH_ENV = "TAP_PERFREPORTS_SDK_PATH"
 
 #: Bytes of records held before they are written.
 BUFFER_BYTES = 1024 * 1024
+#: The direct record loop adds to the SDK's record counter this many records at a time.
+RECORDS_COUNTED_AT_ONCE = 1000
 
 #: Signals that interrupt a run; their handlers are the SDK's, overridden below.
 _INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
@@ -243,11 +248,76 @@ class StreamHooks(Stream):
     def _sync_records(
         self, context: t.Mapping[str, t.Any] | None = None, *, write_messages: bool = True
     ) -> t.Generator[dict, t.Any, t.Any]:
+        fast = write_messages and self._writes_records_directly and self._plain_record_loop
         try:
-            yield from super()._sync_records(context, write_messages=write_messages)
+            if fast:
+                yield from self._write_records_directly(context)
+            else:
+                yield from super()._sync_records(context, write_messages=write_messages)
         except BaseException:
             self.on_sync_stopped(writing_messages=write_messages)
             raise
+
+    @cached_property
+    def _plain_record_loop(self) -> bool:
+        """Whether the SDK's record loop would do nothing per record but copy the partition
+        context into the record and write it: selected, no children, no dry-run limit,
+        no `post_process`."""
+        return (
+            self.selected
+            and not self.child_streams
+            and self.ABORT_AT_RECORD_COUNT is None
+            and type(self).post_process is Stream.post_process
+        )
+
+    def _write_records_directly(
+        self, context: t.Mapping[str, t.Any] | None
+    ) -> t.Generator[dict, t.Any, t.Any]:
+        """The SDK's `_sync_records` for the records it would write unchanged, without its
+        per-record calls: the same metrics, bookmarks' starting values and finalization,
+        STATE every STATE_MSG_FREQUENCY records, and the same messages (the differential
+        tests compare them with the SDK's own loop). It yields no record: `Stream.sync`,
+        its only caller when messages are written, does nothing with them."""
+        record_counter = self.get_record_counter()
+        timer = self.get_sync_timer()
+        contexts = [context] if context is not None else self.partitions
+        writer = t.cast("BufferedSingerWriter", self._tap.message_writer)
+        write, name, version = writer.write_record, self.name, self._stream_version
+        written_hook, frequency = self.on_record_written, self.STATE_MSG_FREQUENCY
+        written = 0
+        with record_counter, timer:
+            for each in contexts or [{}]:
+                record_counter.with_context(each)
+                timer.with_context(each)
+                current = each or None
+                partition = self._get_state_partition_context(current)
+                self._write_starting_replication_value(current)
+                copied = tuple((partition or {}).items())
+                counted = 0
+                records = t.cast("t.Iterable[dict]", self.get_records(current))
+                for record in records:
+                    for key, value in copied:
+                        if key not in record:
+                            record[key] = value
+                    write(name, record, version)
+                    written_hook()
+                    written += 1
+                    counted += 1
+                    if written % frequency == 0:
+                        self.state_manager.is_flushed = False
+                        self._write_state_message()
+                    if counted == RECORDS_COUNTED_AT_ONCE:
+                        record_counter.increment(counted)
+                        counted = 0
+                record_counter.increment(counted)
+                if current == partition:
+                    self._finalize_state(self.get_context_state(current))
+        if not context:
+            self._finalize_state(self.stream_state)
+        if written:
+            self.state_manager.is_flushed = False
+        self._write_state_message()
+        yield from ()
 
     def _process_record(
         self,
