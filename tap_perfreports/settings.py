@@ -66,13 +66,15 @@ def resolve_vendors(
     *,
     schema: t.Mapping[str, t.Any],
     now: dt.datetime,
-    sandbox_url: t.Callable[[], str],
+    sandbox_url: t.Callable[[str], str],
+    sandbox_settings: t.Callable[[str], t.Mapping[str, t.Any]],
     run: RunState,
 ) -> list[VendorConfig]:
     """Each configured vendor's settings, with defaults, dates and URL resolved.
 
     `schema` is the whole config schema the SDK validates (to name unknown settings),
-    `sandbox_url` starts the embedded sandbox when a vendor needs it.
+    With `sandbox: true`, `sandbox_settings` gives a vendor's sandbox credentials and
+    `sandbox_url` its API's URL in the embedded sandbox, which it starts when first asked.
     """
     reject_unknown_settings(config, schema)
     sandbox = bool(config.get("sandbox"))
@@ -102,6 +104,7 @@ def resolve_vendors(
             now=now,
             sandbox=sandbox,
             sandbox_url=sandbox_url,
+            sandbox_settings=sandbox_settings,
             run=run,
         )
         for vendor in configured
@@ -128,7 +131,8 @@ def _resolve(
     end: dt.date | None,
     now: dt.datetime,
     sandbox: bool,
-    sandbox_url: t.Callable[[], str],
+    sandbox_url: t.Callable[[str], str],
+    sandbox_settings: t.Callable[[str], t.Mapping[str, t.Any]],
     run: RunState,
 ) -> VendorConfig:
     # The SDK fills in the documented default, so only another URL is a choice.
@@ -138,7 +142,7 @@ def _resolve(
     if explicit_url is not None:
         check_url(f"{vendor.key}.api_url", str(explicit_url))
     if sandbox:
-        settings = {**vendor.sandbox_settings, **settings}
+        settings = {**sandbox_settings(vendor.key), **settings}
     validate_vendor(vendor, settings)
     latest = (
         vendor.default_end_date(now, settings)
@@ -166,7 +170,7 @@ def _resolve(
             f"limit), and {vendor_start}..{vendor_end} is wholly older",
         )
     if sandbox and not explicit_url:
-        api_url = sandbox_url() + vendor.sandbox_path()
+        api_url = sandbox_url(vendor.key)
     else:
         api_url = str(explicit_url or vendor.api_url)
     lookback = settings.get("lookback_days")

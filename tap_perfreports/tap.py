@@ -32,6 +32,13 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("tap-perfreports")
 
 
+def sandbox_tap_settings(vendor: str) -> dict[str, t.Any]:
+    """A vendor's sandbox credentials: only the sandbox switch reaches into the sandbox."""
+    from tap_perfreports.sandbox import tap_settings
+
+    return tap_settings(vendor)
+
+
 class TapPerfReports(TapHooks):
     """Vendor performance reports as Singer streams."""
 
@@ -108,7 +115,8 @@ class TapPerfReports(TapHooks):
             VENDORS,
             schema=self.full_config_jsonschema(),
             now=clock.now(sandbox=bool(config.get("sandbox"))),
-            sandbox_url=lambda: self.sandbox_server().base_url,
+            sandbox_url=lambda vendor: self.sandbox_server().url(vendor),
+            sandbox_settings=sandbox_tap_settings,
             run=self.run_state,
         )
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
@@ -52,7 +51,7 @@ class VendorConfig:
 
 @dataclass(frozen=True)
 class Vendor:
-    """A vendor API: its settings, its sandbox credentials and how to build its streams."""
+    """A vendor API: its settings and how to build its streams."""
 
     key: str
     title: str
@@ -62,8 +61,6 @@ class Vendor:
     properties: tuple[th.Property, ...]
     #: Settings that hold credentials: registered for redaction, marked sensitive.
     secrets: tuple[str, ...]
-    #: Values that fill the vendor object when `sandbox: true`.
-    sandbox_settings: t.Mapping[str, t.Any]
     build_streams: t.Callable[[Tap, VendorConfig], list[Stream]]
     #: Raises ConfigError for rules JSON schema cannot say (combinations, ranges).
     validate: t.Callable[[t.Mapping[str, t.Any]], None] = field(default=lambda settings: None)
@@ -119,7 +116,3 @@ class Vendor:
                 "one request at a time.",
             ),
         )
-
-    def sandbox_path(self) -> str:
-        """Where the sandbox serves this vendor: /<key> plus the documented base path."""
-        return f"/{self.key}{urlsplit(self.api_url).path.rstrip('/')}"

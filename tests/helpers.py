@@ -19,6 +19,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 def known_secrets(config: t.Mapping[str, t.Any] | None = None) -> set[str]:
     """Every credential a test run may hold: all sandbox logins, and the config's secrets."""
+    from tap_perfreports.sandbox import tap_settings
     from tap_perfreports.vendors import VENDORS
 
     found = set()
@@ -26,7 +27,7 @@ def known_secrets(config: t.Mapping[str, t.Any] | None = None) -> set[str]:
         settings = (config or {}).get(vendor.key)
         settings = settings if isinstance(settings, dict) else {}
         for name in vendor.secrets:
-            for source in (vendor.sandbox_settings, settings):
+            for source in (tap_settings(vendor.key), settings):
                 if source.get(name):
                     found.add(str(source[name]))
     return found

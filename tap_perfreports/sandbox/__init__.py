@@ -26,3 +26,18 @@ def build_emulators(restatements: Restatements) -> dict[str, Emulator]:
         MintegralEmulator(restatements),
     ]
     return {emulator.key: emulator for emulator in emulators}
+
+
+def tap_settings(vendor: str) -> dict[str, t.Any]:
+    """What fills the tap's `vendor` object in sandbox mode (the sandbox's own logins),
+    without starting a server: the sandbox owns its credentials, the vendors know none."""
+    from tap_perfreports.sandbox import adobe_target, citygrid, infinity, mintegral, plumvoice
+
+    emulators = (
+        adobe_target.AdobeTargetEmulator,
+        citygrid.CityGridEmulator,
+        infinity.InfinityEmulator,
+        mintegral.MintegralEmulator,
+        plumvoice.PlumVoiceEmulator,
+    )
+    return dict(next(each.tap_settings for each in emulators if each.key == vendor))

@@ -242,6 +242,15 @@ class RateLimitEntry:
 
 class AdobeTargetEmulator(EmulatorClock):
     key = "adobe_target"
+    #: The documented API's base path, served below /adobe_target.
+    base_path = "/api"
+    #: What fills the tap's `adobe_target` object in sandbox mode.
+    tap_settings: t.ClassVar[dict[str, t.Any]] = {
+        "client": CLIENT,
+        "email": EMAIL,
+        "password": PASSWORD,
+        "campaign_ids": list(CAMPAIGNS),
+    }
     #: Multiplies the login's campaigns (`tap-perfreports-sandbox --scale`).
     scale = 1
 

@@ -199,6 +199,10 @@ class BadRequest(Exception):
 
 class CityGridEmulator(EmulatorClock):
     key = "citygrid"
+    #: The documented API's base path, served below /citygrid.
+    base_path = ""
+    #: What fills the tap's `citygrid` object in sandbox mode.
+    tap_settings: t.ClassVar[dict[str, t.Any]] = {"username": USERNAME, "password": PASSWORD}
     #: Codes the login lists but may not read (access revoked): 403.
     forbidden: frozenset[str] = frozenset()
     #: Multiplies the login's publisher codes (`tap-perfreports-sandbox --scale`).

@@ -66,6 +66,11 @@ class Emulator(t.Protocol):
     """One vendor's API, as its documentation describes it."""
 
     key: str
+    #: The documented API's base path (the path of the vendor's `api_url`), served below
+    #: /<key>.
+    base_path: str
+    #: What fills the tap's vendor object in sandbox mode: the sandbox's own credentials.
+    tap_settings: t.ClassVar[dict[str, t.Any]]
     #: The server's restatements, which the emulator's data follow.
     restatements: Restatements
     #: The instant a test freezes the emulator's clock at (see `EmulatorClock`).

@@ -160,6 +160,10 @@ class BadRequest(Exception):
 
 class InfinityEmulator(EmulatorClock):
     key = "infinity"
+    #: The documented API's base path, served below /infinity.
+    base_path = "/reports/v2"
+    #: What fills the tap's `infinity` object in sandbox mode.
+    tap_settings: t.ClassVar[dict[str, t.Any]] = {"username": USERNAME, "password": PASSWORD}
     #: Multiplies the number of events per day (`tap-perfreports-sandbox --scale`).
     scale = 1
 

@@ -307,6 +307,10 @@ class Condition:
 
 class MintegralEmulator(EmulatorClock):
     key = "mintegral"
+    #: The documented API's base path, served below /mintegral.
+    base_path = "/api/v2"
+    #: What fills the tap's `mintegral` object in sandbox mode.
+    tap_settings: t.ClassVar[dict[str, t.Any]] = {"access_key": ACCESS_KEY, "api_key": API_KEY}
     #: Seconds a job takes to generate (tests and benchmarks change it).
     generation_delay: float = float(os.environ.get(DELAY_ENV) or 0.2)
     #: Seconds a generated report is kept (a month on the real API).

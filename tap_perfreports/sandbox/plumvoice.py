@@ -217,6 +217,10 @@ class BadParameter(Exception):
 
 class PlumVoiceEmulator(EmulatorClock):
     key = "plumvoice"
+    #: The documented API's base path, served below /plumvoice.
+    base_path = "/api"
+    #: What fills the tap's `plumvoice` object in sandbox mode.
+    tap_settings: t.ClassVar[dict[str, t.Any]] = {"username": USERNAME, "password": PASSWORD}
     #: Multiplies the account's phone numbers (`tap-perfreports-sandbox --scale`).
     scale = 1
 

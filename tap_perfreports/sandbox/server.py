@@ -60,9 +60,7 @@ class SandboxServer(ThreadingHTTPServer):
 
     def url(self, vendor: str) -> str:
         """The api_url the tap should use for `vendor` against this server."""
-        from tap_perfreports.vendors import VENDORS
-
-        return self.base_url + next(v for v in VENDORS if v.key == vendor).sandbox_path()
+        return f"{self.base_url}/{vendor}{self.emulators[vendor].base_path}"
 
     def restate(self, since: dt.date) -> int:
         """Every vendor restates the days from `since` on: they serve new values from now

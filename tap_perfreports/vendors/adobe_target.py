@@ -38,7 +38,6 @@ from tap_perfreports.casting import Cast, casts_for
 from tap_perfreports.errors import ConfigError, ParseError, PermanentError, TransientError
 from tap_perfreports.http import HttpClient, VendorErrors
 from tap_perfreports.pacing import TOO_MANY_REQUESTS, SlidingWindowPacer
-from tap_perfreports.sandbox import adobe_target as sandbox
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
 from tap_perfreports.windows import ONE_DAY, Window, plan_windows, resume_from
@@ -798,12 +797,6 @@ VENDOR = Vendor(
         ),
     ),
     secrets=("password",),
-    sandbox_settings={
-        "client": sandbox.CLIENT,
-        "email": sandbox.EMAIL,
-        "password": sandbox.PASSWORD,
-        "campaign_ids": list(sandbox.CAMPAIGNS),
-    },
     build_streams=build_streams,
     validate=validate,
     max_concurrent_requests=4,

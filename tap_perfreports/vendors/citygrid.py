@@ -33,7 +33,6 @@ from tap_perfreports import clock
 from tap_perfreports.casting import Cast, to_date, to_int, to_number
 from tap_perfreports.errors import ConfigError, ParseError, RequestFailed
 from tap_perfreports.http import HttpClient, VendorErrors
-from tap_perfreports.sandbox import citygrid as sandbox
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
 from tap_perfreports.windows import ONE_DAY, Window, resume_from
@@ -729,7 +728,6 @@ VENDOR = Vendor(
         ),
     ),
     secrets=("password",),
-    sandbox_settings={"username": sandbox.USERNAME, "password": sandbox.PASSWORD},
     build_streams=build_streams,
     validate=validate,
     default_end_date=latest_complete_day,

@@ -29,7 +29,6 @@ from singer_sdk import typing as th
 from tap_perfreports.casting import Cast, cast_for, datetime_caster, snake_case, to_int
 from tap_perfreports.errors import ConfigError, ParseError, PermanentError, RequestFailed
 from tap_perfreports.http import HttpClient, VendorErrors
-from tap_perfreports.sandbox import infinity as sandbox
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
 from tap_perfreports.windows import Window, latest_complete_day
@@ -629,7 +628,6 @@ VENDOR = Vendor(
         ),
     ),
     secrets=("password",),
-    sandbox_settings={"username": sandbox.USERNAME, "password": sandbox.PASSWORD},
     build_streams=build_streams,
     validate=validate,
     default_end_date=default_end_date,

@@ -29,7 +29,6 @@ from tap_perfreports import clock
 from tap_perfreports.casting import Cast, cast_for, snake_case, to_bool, to_int
 from tap_perfreports.errors import ConfigError, ParseError, RequestFailed, TapPerfReportsError
 from tap_perfreports.http import HttpClient, VendorErrors
-from tap_perfreports.sandbox import mintegral as sandbox
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
 from tap_perfreports.windows import ONE_DAY, Window, plan_windows, resume_from
@@ -887,7 +886,6 @@ VENDOR = Vendor(
         ),
     ),
     secrets=("api_key",),
-    sandbox_settings={"access_key": sandbox.ACCESS_KEY, "api_key": sandbox.API_KEY},
     build_streams=build_streams,
     validate=validate,
     default_end_date=default_end_date,

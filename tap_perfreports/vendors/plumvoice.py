@@ -24,7 +24,6 @@ from tap_perfreports.casting import casts_for, to_int
 from tap_perfreports.errors import ConfigError, ParseError, PermanentError
 from tap_perfreports.http import HttpClient, VendorErrors
 from tap_perfreports.pacing import RateLimitPacer
-from tap_perfreports.sandbox import plumvoice as sandbox
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
 from tap_perfreports.windows import ONE_DAY, Window, latest_complete_day, resume_from
@@ -430,7 +429,6 @@ VENDOR = Vendor(
         ),
     ),
     secrets=("password",),
-    sandbox_settings={"username": sandbox.USERNAME, "password": sandbox.PASSWORD},
     build_streams=build_streams,
     validate=validate,
     default_end_date=default_end_date,
