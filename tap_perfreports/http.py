@@ -50,15 +50,18 @@ Headers = t.Mapping[str, str]
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to retry transient failures: exponential waits, capped, bounded in tries."""
+class Backoff:
+    """Exponential waits, capped: between tries of a failing request (at most `max_tries`
+    tries) and between polls of a report job."""
 
-    max_tries: int = 8
-    base_seconds: float = 1.0
+    first_seconds: float = 1.0
+    factor: float = 2.0
     cap_seconds: float = 120.0
+    max_tries: int = 8
 
     def wait(self, attempt: int) -> float:
-        return float(min(self.cap_seconds, self.base_seconds * 2 ** (attempt - 1)))
+        """Seconds to wait after the `attempt`-th try or poll (1-based)."""
+        return float(min(self.cap_seconds, self.first_seconds * self.factor ** max(0, attempt - 1)))
 
 
 class Pacer(t.Protocol):
@@ -112,14 +115,14 @@ class HttpClient:
         vendor: str,
         *,
         errors: VendorErrors | None = None,
-        retry: RetryPolicy | None = None,
+        retry: Backoff | None = None,
         pacer: Pacer | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         max_concurrent_requests: int = 1,
     ) -> None:
         self.vendor = vendor
         self.errors = errors or VendorErrors()
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or Backoff()
         self.pacer = pacer
         self.timeout = timeout
         self.session = requests.Session()
@@ -143,7 +146,7 @@ class HttpClient:
         return cls(
             name,
             errors=errors,
-            retry=RetryPolicy(base_seconds=SANDBOX_RETRY_BASE_SECONDS) if vendor.sandbox else None,
+            retry=Backoff(first_seconds=SANDBOX_RETRY_BASE_SECONDS) if vendor.sandbox else None,
             pacer=pacer,
             timeout=SANDBOX_TIMEOUT if vendor.sandbox else DEFAULT_TIMEOUT,
             max_concurrent_requests=vendor.max_concurrent_requests,

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 
 from tap_perfreports.errors import RequestFailed
-from tap_perfreports.http import HttpClient, RetryPolicy
+from tap_perfreports.http import Backoff, HttpClient
 
 #: Nothing listens on port 1 of loopback: a proxy there refuses every connection.
 DEAD_PROXY = "http://127.0.0.1:1"
 
 
 def client() -> HttpClient:
-    return HttpClient("Plum Voice", retry=RetryPolicy(max_tries=1))
+    return HttpClient("Plum Voice", retry=Backoff(max_tries=1))
 
 
 def fetch(sandbox) -> bytes:

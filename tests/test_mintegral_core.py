@@ -8,6 +8,7 @@ import itertools
 import pytest
 
 from tap_perfreports.errors import ConfigError, ParseError
+from tap_perfreports.http import Backoff
 from tap_perfreports.vendors import mintegral as m
 from tap_perfreports.windows import Window
 
@@ -183,11 +184,11 @@ def test_every_documented_code_maps_to_an_action(code, action):
 
 
 def test_poll_schedule_starts_short_grows_and_is_capped():
-    schedule = m.PollSchedule(first_seconds=2, factor=2, cap_seconds=30)
-    delays = [schedule.delay(n) for n in range(1, 8)]
+    schedule = Backoff(first_seconds=2, factor=2, cap_seconds=30)
+    delays = [schedule.wait(n) for n in range(1, 8)]
     assert delays == [2, 4, 8, 16, 30, 30, 30]
-    production = m.PollSchedule()
-    assert production.delay(1) < production.delay(3) < production.delay(50) == 60
+    production = m.POLLS
+    assert production.wait(1) < production.wait(3) < production.wait(50) == 60
 
 
 def test_answer_reads_hours_and_completeness_beside_data_too():

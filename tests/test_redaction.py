@@ -13,7 +13,7 @@ import requests
 
 from tap_perfreports import redact as redaction
 from tap_perfreports.errors import RequestFailed
-from tap_perfreports.http import HttpClient, RetryPolicy
+from tap_perfreports.http import Backoff, HttpClient
 
 SECRET = "s3cr&t pa/ss+word"
 
@@ -86,7 +86,7 @@ def test_urllib3_debug_lines_are_masked(caplog, sandbox):
 
 
 def test_a_refused_connection_fails_without_the_secret(caplog):
-    client = HttpClient("Example", retry=RetryPolicy(max_tries=2, base_seconds=0.01))
+    client = HttpClient("Example", retry=Backoff(max_tries=2, first_seconds=0.01))
     url = f"http://127.0.0.1:{free_port()}/api"
     with caplog.at_level(logging.DEBUG), pytest.raises(RequestFailed) as failure:
         client.fetch(url, where="stream x", params={"password": SECRET}, auth=("u", SECRET))

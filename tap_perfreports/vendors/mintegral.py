@@ -28,7 +28,7 @@ from singer_sdk import typing as th
 from tap_perfreports import clock
 from tap_perfreports.casting import Cast, cast_for, snake_case, to_bool, to_int
 from tap_perfreports.errors import ConfigError, ParseError, RequestFailed, TapPerfReportsError
-from tap_perfreports.http import HttpClient, VendorErrors
+from tap_perfreports.http import Backoff, HttpClient, VendorErrors
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
 from tap_perfreports.windows import ONE_DAY, Window, plan_windows, resume_from
@@ -221,20 +221,9 @@ def action_for(code: int) -> Action:
     return CODE_ACTIONS.get(code, Action.FAIL)
 
 
-@dataclass(frozen=True)
-class PollSchedule:
-    """Waits between polls of one job: short at first, growing, capped."""
-
-    first_seconds: float = 5.0
-    factor: float = 1.5
-    cap_seconds: float = 60.0
-
-    def delay(self, polls: int) -> float:
-        """Seconds to wait after the `polls`-th poll (1-based)."""
-        return float(min(self.cap_seconds, self.first_seconds * self.factor ** max(0, polls - 1)))
-
-
-SANDBOX_POLLS = PollSchedule(first_seconds=0.1, factor=1.5, cap_seconds=1.0)
+#: Waits between polls of one job: short at first, growing, capped.
+POLLS = Backoff(first_seconds=5.0, factor=1.5, cap_seconds=60.0)
+SANDBOX_POLLS = Backoff(first_seconds=0.1, factor=1.5, cap_seconds=1.0)
 
 
 @dataclass(frozen=True)
@@ -485,7 +474,7 @@ class MintegralAccount:
         self.tz = parse_timezone(self.timezone)
         self.max_jobs = int(vendor.get("max_concurrent_jobs", 4))
         self.poll_timeout = int(vendor.get("poll_timeout_seconds", 3600))
-        self.polls = SANDBOX_POLLS if vendor.sandbox else PollSchedule()
+        self.polls = SANDBOX_POLLS if vendor.sandbox else POLLS
         self.url = f"{vendor.api_url}/{ROUTE}"
         self.client = HttpClient.for_vendor(
             vendor,
@@ -678,7 +667,7 @@ class MintegralStream(ReportStream):
                 "mintegral.poll_timeout_seconds."
             )
             return
-        job.next_poll = time.monotonic() + self.account.polls.delay(job.polls)
+        job.next_poll = time.monotonic() + self.account.polls.wait(job.polls)
 
     def read_answer(self, where: str, body: bytes) -> Answer:
         try:
