@@ -6,7 +6,9 @@ its message as one line, without a traceback, and exits non-zero. Anything else 
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import typing as t
 
 
 class TapPerfReportsError(Exception):
@@ -23,6 +25,20 @@ class ConfigError(TapPerfReportsError):
 
 class ParseError(TapPerfReportsError):
     """A vendor payload could not be read as the documented format."""
+
+
+@contextlib.contextmanager
+def reading(
+    where: str, what: str = "response", *, keep: tuple[type[ParseError], ...] = ()
+) -> t.Iterator[None]:
+    """A payload that cannot be read names where it came from (stream, partition and
+    window, or the request). Errors of the `keep` kinds pass unchanged."""
+    try:
+        yield
+    except keep:
+        raise
+    except ParseError as exc:
+        raise ParseError(f"{where}: unreadable {what} ({exc}).") from None
 
 
 class RequestFailed(TapPerfReportsError):

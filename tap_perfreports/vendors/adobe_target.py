@@ -35,7 +35,7 @@ from lxml import etree
 from singer_sdk import typing as th
 
 from tap_perfreports.casting import Cast, casts_for
-from tap_perfreports.errors import ConfigError, ParseError, PermanentError, TransientError
+from tap_perfreports.errors import ConfigError, ParseError, PermanentError, TransientError, reading
 from tap_perfreports.http import HttpClient, VendorErrors
 from tap_perfreports.pacing import TOO_MANY_REQUESTS, SlidingWindowPacer
 from tap_perfreports.streams import ReportStream
@@ -645,11 +645,9 @@ class AdobeTargetStream(ReportStream):
                 "metric_type": context["metric_type"],
             }
             reader = ReportReader(read_chunks(body), asked)
-            try:
+            with reading(where):
                 for stream, row in reader.rows():
                     yield stream, typed(stream, row)
-            except ParseError as exc:
-                raise ParseError(f"{where}: unreadable response ({exc}).") from None
             if reader.problems:
                 logger.warning(
                     "%s: the response was not well-formed XML; recovered (%s).",

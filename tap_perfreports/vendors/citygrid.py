@@ -31,7 +31,7 @@ from singer_sdk import typing as th
 
 from tap_perfreports import clock
 from tap_perfreports.casting import Cast, to_date, to_int, to_number
-from tap_perfreports.errors import ConfigError, ParseError, RequestFailed
+from tap_perfreports.errors import ConfigError, ParseError, RequestFailed, reading
 from tap_perfreports.http import HttpClient, VendorErrors
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
@@ -441,11 +441,8 @@ class CityGridAccount:
         if self.explicit_codes:
             return [str(code) for code in self.vendor["publisher_codes"]]
         where = "citygrid publisher codes"
-        with self.fetch(where, [("report_time", "yesterday")], "json") as body:
-            try:
-                codes = parse_json(body, VIEW_TYPES["overall"]).publisher_codes
-            except ParseError as exc:
-                raise ParseError(f"{where}: unreadable response ({exc}).") from None
+        with self.fetch(where, [("report_time", "yesterday")], "json") as body, reading(where):
+            codes = parse_json(body, VIEW_TYPES["overall"]).publisher_codes
         if not codes:
             raise ParseError("citygrid: the API lists no publisher_codes for this login")
         return codes
@@ -602,20 +599,19 @@ class CityGridStream(ReportStream):
         fmt = self.account.format
         with self.client.send(self.request(context, request)) as body:
             try:
-                if fmt == "json":
-                    report = parse_json(body, self.view)
-                    reported = reported_days(report, request, today)
-                    rows: Iterable[dict] = report.rows
-                else:
-                    reported, rows = request.span, parse_csv(body, self.view)
-                for row in kept_rows(rows, request, reported):
-                    yield {**context, **row}
+                with reading(where, keep=(CalendarMismatch,)):
+                    if fmt == "json":
+                        report = parse_json(body, self.view)
+                        reported = reported_days(report, request, today)
+                        rows: Iterable[dict] = report.rows
+                    else:
+                        reported, rows = request.span, parse_csv(body, self.view)
+                    for row in kept_rows(rows, request, reported):
+                        yield {**context, **row}
             except ReportingDayLags:
                 raise
             except CalendarMismatch as exc:
                 raise ParseError(f"{where}: {exc}.") from None
-            except ParseError as exc:
-                raise ParseError(f"{where}: unreadable response ({exc}).") from None
 
 
 def kept_rows(rows: Iterable[dict], request: PresetRequest, reported: Window) -> Iterator[dict]:

@@ -27,7 +27,7 @@ import msgspec
 from singer_sdk import typing as th
 
 from tap_perfreports.casting import Cast, cast_for, datetime_caster, snake_case, to_int
-from tap_perfreports.errors import ConfigError, ParseError, PermanentError, RequestFailed
+from tap_perfreports.errors import ConfigError, ParseError, PermanentError, RequestFailed, reading
 from tap_perfreports.http import HttpClient, VendorErrors
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
@@ -420,19 +420,16 @@ class InfinityStream(ReportStream):
         paging by rowId would skip or repeat rows, so that fails the window."""
         count = 0
         check = self.report.is_event_report
-        with self.client.send(request) as body:
-            try:
-                for record in parse_lines(
-                    body, self.report.columns, self.casts, self.report.required_columns()
-                ):
-                    if check:
-                        last_row_id = next_row_id(record["row_id"], last_row_id)
-                    count += 1
-                    record["igrp"] = igrp
-                    record.update(extra)
-                    yield record
-            except ParseError as exc:
-                raise ParseError(f"{request.where}: unreadable response ({exc}).") from None
+        with self.client.send(request) as body, reading(request.where):
+            for record in parse_lines(
+                body, self.report.columns, self.casts, self.report.required_columns()
+            ):
+                if check:
+                    last_row_id = next_row_id(record["row_id"], last_row_id)
+                count += 1
+                record["igrp"] = igrp
+                record.update(extra)
+                yield record
         return count, last_row_id if check else None
 
 

@@ -27,7 +27,13 @@ from singer_sdk import typing as th
 
 from tap_perfreports import clock
 from tap_perfreports.casting import Cast, cast_for, snake_case, to_bool, to_int
-from tap_perfreports.errors import ConfigError, ParseError, RequestFailed, TapPerfReportsError
+from tap_perfreports.errors import (
+    ConfigError,
+    ParseError,
+    RequestFailed,
+    TapPerfReportsError,
+    reading,
+)
 from tap_perfreports.http import Backoff, HttpClient, VendorErrors
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
@@ -670,10 +676,8 @@ class MintegralStream(ReportStream):
         job.next_poll = time.monotonic() + self.account.polls.wait(job.polls)
 
     def read_answer(self, where: str, body: bytes) -> Answer:
-        try:
+        with reading(where, "answer"):
             return parse_answer(body)
-        except ParseError as exc:
-            raise ParseError(f"{where}: unreadable answer ({exc}).") from None
 
     def emit(self, context: dict, job: Job) -> Iterator[dict]:
         where = self.where(context, job.window)
@@ -683,9 +687,8 @@ class MintegralStream(ReportStream):
             self.logger.warning("%s: ignoring undocumented columns %s", where, headers)
 
         try:
-            yield from parse_tsv(job.body, self.report, warn_unknown)
-        except ParseError as exc:
-            raise ParseError(f"{where}: unreadable report ({exc}).") from None
+            with reading(where, "report"):
+                yield from parse_tsv(job.body, self.report, warn_unknown)
         finally:
             job.close()
 
