@@ -208,14 +208,42 @@ def check_url(setting: str, url: str) -> None:
 
 
 def validate_vendor(vendor: Vendor, settings: t.Mapping[str, t.Any]) -> None:
-    """The vendor's own rules, then: an empty list is a mistake, never "all" or "none"."""
+    """The rules JSON schema cannot say: the vendor's login (sandbox mode fills it in
+    after the schema check), the vendor's own rules, then every vendor's lists: an empty
+    list is a mistake, never "all" or "none", and a value listed twice would be extracted,
+    and land, twice."""
+    for name in vendor.login:
+        if not settings.get(name):
+            raise ConfigError(f"{vendor.key}.{name}", f"required ({vendor.login_hint})")
     vendor.validate(settings)
     for name, value in settings.items():
-        if isinstance(value, list) and not value:
+        if not isinstance(value, list):
+            continue
+        if not value:
             raise ConfigError(
                 f"{vendor.key}.{name}",
                 "is empty: leave it out for the default, or list at least one",
             )
+        repeated = first_repeated(value)
+        if repeated is not None:
+            raise ConfigError(f"{vendor.key}.{name}", f"{repeated} is listed twice")
+
+
+def first_repeated(values: list[t.Any]) -> str | None:
+    """The first value listed twice, as the user would read it (objects by their name)."""
+    seen: set[str] = set()
+    for value in values:
+        shown = (
+            f"name {value.get('name')!r}"
+            if isinstance(value, dict)
+            else json.dumps(value)
+            if not isinstance(value, str)
+            else repr(value)
+        )
+        if shown in seen:
+            return shown
+        seen.add(shown)
+    return None
 
 
 def date_setting(config: t.Mapping[str, t.Any], name: str) -> dt.date | None:

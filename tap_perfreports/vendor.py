@@ -61,6 +61,9 @@ class Vendor:
     properties: tuple[th.Property, ...]
     #: Settings that hold credentials: registered for redaction, marked sensitive.
     secrets: tuple[str, ...]
+    #: Settings the vendor's login needs (sandbox mode fills them in), and what they are.
+    login: tuple[str, ...]
+    login_hint: str
     build_streams: t.Callable[[Tap, VendorConfig], list[Stream]]
     #: Raises ConfigError for rules JSON schema cannot say (combinations, ranges).
     validate: t.Callable[[t.Mapping[str, t.Any]], None] = field(default=lambda settings: None)

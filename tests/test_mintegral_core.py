@@ -9,6 +9,7 @@ import pytest
 
 from tap_perfreports.errors import ConfigError, ParseError
 from tap_perfreports.http import Backoff
+from tap_perfreports.settings import validate_vendor
 from tap_perfreports.vendors import mintegral as m
 from tap_perfreports.windows import Window
 
@@ -314,7 +315,7 @@ def test_config_accepts_the_allowed_neighbours_of_forbidden_combinations():
         (
             {**SETTINGS, "reports": [{"name": "a", "dimensions": ["Offer"]}] * 2},
             "mintegral.reports",
-            "unique",
+            "name 'a' is listed twice",
         ),
         (
             {**SETTINGS, "reports": [{"name": "a", "dimensions": ["Offers"]}]},
@@ -330,5 +331,5 @@ def test_config_accepts_the_allowed_neighbours_of_forbidden_combinations():
 )
 def test_config_errors_name_the_setting(settings, setting, rule):
     with pytest.raises(ConfigError, match=rule) as caught:
-        m.validate(settings)
+        validate_vendor(m.VENDOR, settings)
     assert caught.value.setting == setting

@@ -691,36 +691,8 @@ def build_streams(tap: Tap, vendor: VendorConfig) -> list[Stream]:
 
 
 def validate(settings: Mapping[str, t.Any]) -> None:
-    for name in ("client", "email", "password"):
-        if not settings.get(name):
-            raise ConfigError(f"adobe_target.{name}", "required (the Test&Target login)")
-    campaigns = settings.get("campaign_ids")
-    if not campaigns:
+    if not settings.get("campaign_ids"):
         raise ConfigError("adobe_target.campaign_ids", "required, a list of campaign ids")
-    if len(set(campaigns)) != len(campaigns):
-        raise ConfigError("adobe_target.campaign_ids", "campaign ids must be unique")
-    types = settings.get("metric_types")
-    if types is not None and (not types or len(set(types)) != len(types)):
-        raise ConfigError(
-            "adobe_target.metric_types", "a non-empty list of distinct visit, visitor, impression"
-        )
-    for name, allowed in (
-        ("resolution", RESOLUTIONS),
-        ("segments", SEGMENT_MODES),
-    ):
-        value = settings.get(name)
-        if value is not None and value not in allowed:
-            raise ConfigError(
-                f"adobe_target.{name}", f"{value!r} is not one of {', '.join(allowed)}"
-            )
-    if types is not None and not set(types) <= set(METRIC_TYPES):
-        raise ConfigError("adobe_target.metric_types", "each one of visit, visitor, impression")
-    requests = settings.get("requests_per_window")
-    if requests is not None and int(requests) < 1:
-        raise ConfigError("adobe_target.requests_per_window", "must be at least 1")
-    seconds = settings.get("window_seconds")
-    if seconds is not None and int(seconds) < 1:
-        raise ConfigError("adobe_target.window_seconds", "must be at least 1")
 
 
 VENDOR = Vendor(
@@ -795,6 +767,8 @@ VENDOR = Vendor(
         ),
     ),
     secrets=("password",),
+    login=("client", "email", "password"),
+    login_hint="the Test&Target login",
     build_streams=build_streams,
     validate=validate,
     max_concurrent_requests=4,

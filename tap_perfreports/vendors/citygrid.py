@@ -666,9 +666,6 @@ def build_streams(tap: Tap, vendor: VendorConfig) -> list[Stream]:
 
 
 def validate(settings: t.Mapping[str, t.Any]) -> None:
-    for name in ("username", "password"):
-        if not settings.get(name):
-            raise ConfigError(f"citygrid.{name}", "required (the reporting website's login)")
     for name in settings.get("view_types") or []:
         if name not in VIEW_TYPES:
             raise ConfigError("citygrid.view_types", f"{name!r} is not one of {list(VIEW_TYPES)}")
@@ -682,11 +679,6 @@ def validate(settings: t.Mapping[str, t.Any]) -> None:
     codes = settings.get("publisher_codes")
     if codes is not None and not codes:
         raise ConfigError("citygrid.publisher_codes", "leave out for all codes, or list some")
-    for name in ("publisher_codes", "placements", "view_types"):
-        values = list(settings.get(name) or [])
-        repeated = sorted({value for value in values if values.count(value) > 1})
-        if repeated:  # each would be extracted, and land, twice
-            raise ConfigError(f"citygrid.{name}", f"{repeated[0]!r} is listed twice")
 
 
 VENDOR = Vendor(
@@ -724,6 +716,8 @@ VENDOR = Vendor(
         ),
     ),
     secrets=("password",),
+    login=("username", "password"),
+    login_hint="the reporting website's login",
     build_streams=build_streams,
     validate=validate,
     default_end_date=latest_complete_day,

@@ -472,9 +472,6 @@ def build_streams(tap: Tap, vendor: VendorConfig) -> list[Stream]:
 
 
 def validate(settings: t.Mapping[str, t.Any]) -> None:
-    for name in ("username", "password"):
-        if not settings.get(name):
-            raise ConfigError(f"infinity.{name}", "required (HTTP basic auth login)")
     page_size = settings.get("page_size")
     if page_size is not None and not 1 <= int(page_size) <= MAX_PAGE_SIZE:
         raise ConfigError("infinity.page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
@@ -493,9 +490,6 @@ def validate(settings: t.Mapping[str, t.Any]) -> None:
             raise ConfigError(
                 "infinity.tz", f"{settings['tz']!r} is not a time zone such as Europe/London"
             ) from None
-    names = [r.get("name") for r in settings.get("reports") or []]
-    if len(set(names)) != len(names):
-        raise ConfigError("infinity.reports", "report names must be unique")
     for report in settings.get("reports") or []:
         if not str(report.get("route", "")).startswith(("triggers/", "metrics/")) and report.get(
             "incremental", True
@@ -625,6 +619,8 @@ VENDOR = Vendor(
         ),
     ),
     secrets=("password",),
+    login=("username", "password"),
+    login_hint="HTTP basic auth login",
     build_streams=build_streams,
     validate=validate,
     default_end_date=default_end_date,

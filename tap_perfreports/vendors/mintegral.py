@@ -765,17 +765,11 @@ def forbidden_combination(dimensions: t.Collection[str], granularity: str) -> st
 
 
 def validate(settings: t.Mapping[str, t.Any]) -> None:
-    for name in ("access_key", "api_key"):
-        if not settings.get(name):
-            raise ConfigError(f"mintegral.{name}", "required (from the Mintegral account)")
     try:
         parse_timezone(str(settings.get("timezone") or DEFAULT_TIMEZONE))
     except ValueError as exc:
         raise ConfigError("mintegral.timezone", str(exc)) from None
     reports = settings.get("reports") or []
-    names = [report.get("name") for report in reports]
-    if len(set(names)) != len(names):
-        raise ConfigError("mintegral.reports", "report names must be unique")
     for report in reports:
         where = f"mintegral.reports[{report.get('name')}]"
         dimensions = list(report.get("dimensions") or [])
@@ -878,6 +872,8 @@ VENDOR = Vendor(
         ),
     ),
     secrets=("api_key",),
+    login=("access_key", "api_key"),
+    login_hint="from the Mintegral account",
     build_streams=build_streams,
     validate=validate,
     default_end_date=default_end_date,
