@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import os
 import threading
 import time
 import typing as t
@@ -48,6 +47,7 @@ from tap_perfreports.sandbox.emulator import (
     SandboxResponse,
     Served,
     period_end,
+    rate_limit,
     share_passed,
     stable_random,
 )
@@ -263,12 +263,9 @@ class AdobeTargetEmulator(EmulatorClock):
         self.malformed = False
         self.doc_example = False
         self.ignore_type = False
-        self.requests_per_window = DOCUMENTED_LIMIT
-        self.window_seconds = DOCUMENTED_WINDOW_SECONDS
-        configured = os.environ.get(RATE_LIMIT_ENV)
-        if configured:
-            limit, _, seconds = configured.partition("/")
-            self.requests_per_window, self.window_seconds = int(limit), float(seconds)
+        self.requests_per_window, self.window_seconds = rate_limit(
+            RATE_LIMIT_ENV, DOCUMENTED_LIMIT, DOCUMENTED_WINDOW_SECONDS
+        )
         self.throttle_answer = THROTTLE_ANSWERS[0]
         #: The throttle's clock (seconds), apart from the data clock (`clock()`).
         self.rate_clock = rate_clock

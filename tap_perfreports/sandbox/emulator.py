@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import os
 import random
 import typing as t
 from dataclasses import dataclass, field
@@ -131,3 +132,13 @@ def period_end(start: dt.date, period: str) -> dt.date:
 
 def json_response(status: int, payload: t.Any, **headers: str) -> SandboxResponse:
     return SandboxResponse(status, json.dumps(payload).encode(), "application/json", headers)
+
+
+def rate_limit(env: str, requests: int, window_seconds: float) -> tuple[int, float]:
+    """A rate limit: the documented one, or `<requests>/<seconds>` from `env` (a sandbox
+    in another process, such as the one a tap under test starts, is set up that way)."""
+    configured = os.environ.get(env)
+    if not configured:
+        return requests, window_seconds
+    limit, _, seconds = configured.partition("/")
+    return int(limit), float(seconds)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-import os
 import re
 import threading
 import time
@@ -36,6 +35,7 @@ from tap_perfreports.sandbox.emulator import (
     Served,
     json_response,
     period_end,
+    rate_limit,
     share_passed,
     stable_random,
 )
@@ -234,12 +234,9 @@ class PlumVoiceEmulator(EmulatorClock):
         restatements: Restatements | None = None,
     ) -> None:
         self.restatements = restatements or Restatements()
-        self.requests_per_window = DOCUMENTED_LIMIT
-        self.window_seconds = DOCUMENTED_WINDOW_SECONDS
-        configured = os.environ.get(RATE_LIMIT_ENV)
-        if configured:
-            limit, _, seconds = configured.partition("/")
-            self.requests_per_window, self.window_seconds = int(limit), float(seconds)
+        self.requests_per_window, self.window_seconds = rate_limit(
+            RATE_LIMIT_ENV, DOCUMENTED_LIMIT, DOCUMENTED_WINDOW_SECONDS
+        )
         #: The rate limiter's clock, in Unix seconds (the data follow `clock()`).
         self.rate_clock = rate_clock
         #: Every request the rate limiter counted, for tests.
