@@ -12,7 +12,7 @@ FAKESNOW_REQUIREMENTS := tests/e2e/fakesnow_harness/requirements.txt
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export MELTANO_CLI_DISABLE_VERSION_CHECK := true
 
-.PHONY: quickstart test install reliability test-newest-sdk
+.PHONY: quickstart test test-fast install reliability test-newest-sdk
 
 install: $(VENV)/.installed
 
@@ -41,6 +41,13 @@ test: install
 	$(BIN)/python scripts/sync_meltano_settings.py --check
 	$(BIN)/python scripts/sync_readme_settings.py --check
 	$(BIN)/pytest
+
+# Everyday work: lint, types and the unit tests (parsers, planners, pacing, settings rules,
+# architecture, the SDK's standard tests) without the slow ones, in well under 2 minutes.
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy tap_perfreports
+	$(BIN)/pytest -m "unit and not slow"
 
 # The reliability figures (issue 7): the fault matrix, kill-and-resume, secrets, bad config and
 # fuzzing, ending in one table. `make test` runs these tests too.

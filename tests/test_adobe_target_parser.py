@@ -18,6 +18,8 @@ from tap_perfreports.errors import ParseError, PermanentError, TransientError
 from tap_perfreports.vendors import adobe_target as at
 from tests.helpers import doc_text, fixture_bytes
 
+pytestmark = pytest.mark.unit
+
 DOC = "adobe-target-performance-report.md"
 REPORT = fixture_bytes("adobe_target", "doc_report.xml")
 ERROR = fixture_bytes("adobe_target", "doc_error.xml")
@@ -164,6 +166,7 @@ def test_spacing_repair_leaves_well_formed_tags_and_text_alone():
     assert spacer.repairs == 1
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_number_of_samples():
     def body(samples: int) -> bytes:
         sample = (

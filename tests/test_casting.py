@@ -14,6 +14,8 @@ from tap_perfreports.casting import (
 )
 from tap_perfreports.errors import ParseError
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("vendor", "column"),

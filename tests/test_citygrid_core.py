@@ -24,6 +24,8 @@ from tap_perfreports.vendors.citygrid import (
 )
 from tap_perfreports.windows import Window
 
+pytestmark = pytest.mark.unit
+
 D = dt.date.fromisoformat
 
 
@@ -167,6 +169,7 @@ def covered(window: Window) -> set[dt.date]:
     return {window.start + dt.timedelta(days=n) for n in range(window.days)}
 
 
+@pytest.mark.slow
 def test_every_plan_covers_each_reachable_day_once_with_the_smallest_single_preset():
     """Every today of a year x starts up to 200 days back (end = yesterday): every start
     within the week and month presets' reach, then one a week out to beyond lastQuarter."""

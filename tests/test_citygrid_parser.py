@@ -10,6 +10,8 @@ from tap_perfreports.errors import ParseError
 from tap_perfreports.vendors.citygrid import VIEW_TYPES, is_total_row, parse_csv, parse_json
 from tests.helpers import doc_text, fixture_bytes
 
+pytestmark = pytest.mark.unit
+
 DOC = "citygrid-ad-performance.md"
 FIXTURES = [
     "overall.json",

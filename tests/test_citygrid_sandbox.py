@@ -13,6 +13,8 @@ import pytest
 from tap_perfreports.sandbox import citygrid as emulated
 from tap_perfreports.sandbox.emulator import SandboxRequest
 
+pytestmark = pytest.mark.unit
+
 PATH = "/ads/performance/v2/daily"
 NOON_FRIDAY = dt.datetime(2026, 11, 20, 12, tzinfo=emulated.PACIFIC)
 

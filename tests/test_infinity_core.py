@@ -13,6 +13,8 @@ from tap_perfreports.errors import ConfigError, ParseError
 from tap_perfreports.vendors import infinity
 from tap_perfreports.vendors.infinity import OffsetLimitReached, Page, Paging, next_row_id
 
+pytestmark = pytest.mark.unit
+
 
 class Refused(Exception):
     pass

@@ -16,6 +16,8 @@ from tap_perfreports.vendors.infinity import (
 )
 from tests.helpers import doc_text, fixture_bytes
 
+pytestmark = pytest.mark.unit
+
 DOC = "infinity-reports-api-v2.md"
 
 

@@ -13,6 +13,8 @@ from tap_perfreports.settings import validate_vendor
 from tap_perfreports.vendors import mintegral as m
 from tap_perfreports.windows import Window
 
+pytestmark = pytest.mark.unit
+
 PLUS8 = dt.timezone(dt.timedelta(hours=8))
 D = dt.date
 

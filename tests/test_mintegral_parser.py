@@ -13,6 +13,8 @@ from tap_perfreports.vendors import mintegral as m
 from tap_perfreports.windows import Window
 from tests.helpers import doc_text, fixture_bytes
 
+pytestmark = pytest.mark.unit
+
 DOC = "mintegral-advanced-performance-reporting.md"
 EVERY_DIMENSION = m.MintegralReport("all", m.DIMENSIONS, "hourly")
 

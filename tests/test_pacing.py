@@ -16,6 +16,8 @@ from tap_perfreports.pacing import (
     read_headers,
 )
 
+pytestmark = pytest.mark.unit
+
 
 class FakeTime:
     """A clock that only moves when the pacer sleeps (or a test advances it)."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from tap_perfreports.tap import TapPerfReports
+
+pytestmark = pytest.mark.unit
 
 TestPlumVoiceStandard = get_tap_test_class(
     tap_class=TapPerfReports,

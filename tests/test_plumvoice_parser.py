@@ -21,6 +21,8 @@ from tap_perfreports.vendors.plumvoice import (
 from tap_perfreports.windows import Window
 from tests.helpers import doc_text, fixture_bytes
 
+pytestmark = pytest.mark.unit
+
 DOC = "plumvoice-voicetrends-performance.md"
 EXAMPLES = [
     "performance_200.json.http",

@@ -15,6 +15,8 @@ from tap_perfreports import redact as redaction
 from tap_perfreports.errors import RequestFailed
 from tap_perfreports.http import Backoff, HttpClient
 
+pytestmark = pytest.mark.unit
+
 SECRET = "s3cr&t pa/ss+word"
 
 

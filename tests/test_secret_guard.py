@@ -7,6 +7,8 @@ import pytest
 from tap_perfreports.sandbox import infinity
 from tests.helpers import assert_no_secret, known_secrets
 
+pytestmark = pytest.mark.unit
+
 
 def test_known_secrets_include_sandbox_logins_and_configured_ones():
     secrets = known_secrets({"infinity": {"password": "Distinctive-Pa55"}})

@@ -9,6 +9,8 @@ from tap_perfreports.settings import first_repeated, validate_vendor
 from tap_perfreports.vendors import VENDORS
 from tap_perfreports.vendors.plumvoice import VENDOR as PLUMVOICE
 
+pytestmark = pytest.mark.unit
+
 LOGIN = {"username": "u", "password": "p"}
 
 

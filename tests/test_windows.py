@@ -15,6 +15,8 @@ from tap_perfreports.windows import (
     resume_from,
 )
 
+pytestmark = pytest.mark.unit
+
 D = dt.date
 
 
