@@ -23,6 +23,7 @@ import json
 import pytest
 
 from tap_perfreports.sandbox import plumvoice as plumvoice_sandbox
+from tap_perfreports.sandbox.plumvoice import RateLimitEntry
 from tests.e2e.conftest import Meltano, Postgres
 from tests.e2e.warehouse import judge, truth_of
 from tests.helpers import run_tap
@@ -50,6 +51,38 @@ def state_of(meltano: Meltano, uri: str, extractor: str) -> dict:
     got = meltano.run("state", "get", state_id, env={"MELTANO_DATABASE_URI": uri})
     assert got.returncode == 0, got.output[-3000:]
     return json.loads(got.stdout)["singer_state"]
+
+
+def early_retries(log: list[RateLimitEntry], window_seconds: float) -> list[str]:
+    """Each 429 in the emulator's rate log that was never asked again, or asked again
+    before the window it was refused in had reset (by the emulator's clock)."""
+    found = []
+    for index, entry in enumerate(log):
+        if entry.status != 429:
+            continue
+        retry = next((e for e in log[index + 1 :] if e.path == entry.path), None)
+        reset = (entry.window + 1) * window_seconds
+        if retry is None:
+            found.append(f"{entry.path}: refused in window {entry.window}, never asked again")
+        elif retry.window <= entry.window or retry.at < reset:
+            found.append(
+                f"{entry.path}: refused in window {entry.window}, asked again at "
+                f"{retry.at:.3f}, before its reset at {reset:.3f}"
+            )
+    return found
+
+
+def test_a_429_retried_before_its_reset_or_never_is_found():
+    """The rate-log judgement above can fail: on a log where it should."""
+    refused = RateLimitEntry(10.5, 5, 429, "/api/performance/a")
+    served = RateLimitEntry(10.6, 5, 200, "/api/performance/b")
+    assert early_retries([refused, served], 2.0) == [
+        "/api/performance/a: refused in window 5, never asked again"
+    ]
+    too_soon = RateLimitEntry(11.9, 5, 200, "/api/performance/a")
+    assert len(early_retries([refused, served, too_soon], 2.0)) == 1
+    after_reset = RateLimitEntry(12.0, 6, 200, "/api/performance/a")
+    assert early_retries([refused, served, after_reset], 2.0) == []
 
 
 def create_table_first(meltano: Meltano) -> None:
@@ -129,8 +162,23 @@ def test_two_plumvoice_shards_in_parallel_share_the_rate_limit_and_land_every_va
     shard_of = {e.path: shard_of_phone[e.path.rsplit("/", 1)[1]] for e in log}
     served = [e for e in log if e.status == 200]
     refused = [i for i, e in enumerate(log) if e.status == 429]
-    assert len(served) == len(phones) * 4, "a request was lost or sent twice"
-    assert len({e.path for e in served}) == len(served)
+    # Nothing lost: every phone's four windows were served. A request served twice must be
+    # one its shard retried after a transient failure (logged), not a repeat of its own.
+    assert len({e.path for e in served}) == len(phones) * 4, "a request was never served"
+    twice = [path for path, n in collections.Counter(e.path for e in served).items() if n > 1]
+    reasons = []
+    for path in twice:
+        output = done[shard_of[path]].output
+        start, end, _, phone = path.split("/")[-4:]
+        retried = [
+            line
+            for line in output.splitlines()
+            if f"phone={phone}," in line
+            and f"start={start} end={end}" in line
+            and ("retry" in line or "asking once more" in line)
+        ]
+        assert retried, f"{path}: served twice, never retried: {output[-3000:]}"
+        reasons.append(retried[0].split(f"end={end}: ", 1)[-1][:120])
     per_window = collections.defaultdict(set)
     for entry in served:
         per_window[entry.window].add(shard_of[entry.path])
@@ -138,14 +186,7 @@ def test_two_plumvoice_shards_in_parallel_share_the_rate_limit_and_land_every_va
     assert all(sum(1 for e in served if e.window == window) <= LIMIT for window in per_window), (
         "the emulator served more than its limit"
     )
-    for index in refused:
-        entry = log[index]
-        retry = next((e for e in log[index + 1 :] if e.path == entry.path), None)
-        assert retry is not None, f"{entry.path}: refused and never asked again"
-        reset = (entry.window + 1) * emulator.window_seconds
-        early = f"{entry.path}: refused in window {entry.window}, retried before its reset"
-        assert retry.window > entry.window, early
-        assert retry.at >= reset, early
+    assert early_retries(log, emulator.window_seconds) == []
     for number, run in done.items():
         assert run.output.count("HTTP 429") == sum(
             1 for i in refused if shard_of[log[i].path] == number
@@ -163,7 +204,8 @@ def test_two_plumvoice_shards_in_parallel_share_the_rate_limit_and_land_every_va
     assert verdict.expected == len(phones) * 1461
     assert verdict.clean, verdict
     print(
-        f"shards: {len(held[1])} and {len(held[2])} phones, {len(served)} requests served in "
+        f"shards: {len(held[1])} and {len(held[2])} phones, {len(served)} requests served "
+        f"({len(twice)} twice after a logged retry: {reasons}) in "
         f"{len(per_window)} windows ({sum(1 for s in per_window.values() if s == {1, 2})} "
         f"shared), {len(refused)} refused with 429 and retried after the reset, "
         f"{verdict.expected} rows landed and judged"
