@@ -8,10 +8,13 @@ Loaded from meltano.yml, so a job or schedule added there appears here:
 - one Dagster job per Meltano job (`infinity`, ..., `perfreports`), one op that runs
   `meltano run <job>` in the project;
 - one Dagster schedule per Meltano schedule, same cron, in UTC; the vendor jobs' are on by
-  default, `perfreports-daily` (every vendor again, in one tap process) is off;
-- `vendor_jobs`: the five vendor jobs as five ops of one run, in parallel, each step in its
-  own process (the multiprocess executor; on Kubernetes or Celery, the same run with
-  `k8s_job_executor` or `celery_executor` puts each step on its own worker).
+  default, `perfreports-daily` (every vendor again, in one tap process) is off, and so are
+  the shard jobs' (`plumvoice_shard_1_of_2`, ...: each a share of a vendor's partitions,
+  to run instead of that vendor's job, see `orchestrate/meltano_project.py`);
+- `vendor_jobs`: the five vendor jobs (not the shard jobs) as five ops of one run, in
+  parallel, each step in its own process (the multiprocess executor; on Kubernetes or
+  Celery, the same run with `k8s_job_executor` or `celery_executor` puts each step on its
+  own worker).
 
 Each op is a `meltano run` of one Meltano job, so each vendor keeps its own state, in the
 Meltano system database (MELTANO_DATABASE_URI): share it between workers (PostgreSQL),
@@ -44,12 +47,16 @@ from dagster import (
     op,
 )
 
+from orchestrate.meltano_project import shard_jobs
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MELTANO_PROJECT = yaml.safe_load((PROJECT_DIR / "meltano.yml").read_text())
 #: The Meltano job that runs every vendor in one tap process: scheduled, but off by default.
 ALL_IN_ONE_JOB = "perfreports"
 MELTANO_JOBS: dict[str, list[str]] = {j["name"]: j["tasks"] for j in MELTANO_PROJECT["jobs"]}
-VENDOR_JOBS = [name for name in MELTANO_JOBS if name != ALL_IN_ONE_JOB]
+#: Jobs that extract one shard of a vendor: instead of its job, so off by default too.
+SHARD_JOBS = shard_jobs(MELTANO_PROJECT)
+VENDOR_JOBS = [name for name in MELTANO_JOBS if name != ALL_IN_ONE_JOB and name not in SHARD_JOBS]
 #: Lines of a failed run's log kept in the failure (the whole log goes to the op's log).
 FAILURE_TAIL = 40
 
@@ -149,7 +156,7 @@ SCHEDULES = [
         job=JOBS[schedule["job"]],
         default_status=(
             DefaultScheduleStatus.STOPPED
-            if schedule["job"] == ALL_IN_ONE_JOB
+            if schedule["job"] == ALL_IN_ONE_JOB or schedule["job"] in SHARD_JOBS
             else DefaultScheduleStatus.RUNNING
         ),
         description=f"Meltano schedule {schedule['name']}",

@@ -8,8 +8,9 @@ and the tap uses the last day over in UTC). This module asks those functions, fo
 day of a year, the minute the day became complete (to the hour first, then the minute),
 and times each job's daily cron (UTC, as Meltano's are) at the first whole five minutes
 at least MARGIN after the latest of those minutes of the day: the first firing after a
-day is complete extracts it, whether daylight saving time is on or not. The all-in-one
-job waits for the last vendor.
+day is complete extracts it, whether daylight saving time is on or not. A shard job (one
+share of a vendor's partitions, `orchestrate/meltano_project.py`) fires with its vendor's
+job; the all-in-one job waits for the last vendor.
 
     python -m orchestrate.schedules          # write the schedules into meltano.yml
     python -m orchestrate.schedules --check  # exit 1 if meltano.yml's are not these
@@ -29,6 +30,7 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrate.meltano_project import shard_jobs
 from tap_perfreports.vendor import Vendor
 from tap_perfreports.vendors import VENDORS
 from tap_perfreports.windows import latest_complete_day
@@ -113,16 +115,21 @@ def vendor_settings(project: t.Mapping[str, t.Any]) -> dict[str, dict[str, t.Any
 
 
 def derive(project: t.Mapping[str, t.Any], year: int = YEAR) -> list[Schedule]:
-    """One schedule per vendor job, then the all-in-one job's, after the last vendor."""
+    """One schedule per vendor job, one per shard job (at its vendor's time), then the
+    all-in-one job's, after the last vendor."""
     settings = vendor_settings(project)
     days = year_days(year)
     schedules = []
+    vendor_interval = {}
     latest_per_day: list[dt.datetime] = [dt.datetime.min.replace(tzinfo=dt.UTC)] * len(days)
     for vendor in VENDORS:
         done = [completed_at(vendor, settings[vendor.key], day) for day in days]
         latest_per_day = [max(a, b) for a, b in zip(latest_per_day, done, strict=True)]
         interval = cron_after(latest_minute(minute_of_day(moment) for moment in done))
+        vendor_interval[vendor.key] = interval
         schedules.append(Schedule(f"{vendor.key}-daily", vendor.key, interval))
+    for job, vendor_key in shard_jobs(project).items():
+        schedules.append(Schedule(f"{job}-daily", job, vendor_interval[vendor_key]))
     interval = cron_after(latest_minute(minute_of_day(moment) for moment in latest_per_day))
     schedules.append(Schedule(f"{ALL_IN_ONE_JOB}-daily", ALL_IN_ONE_JOB, interval))
     return schedules

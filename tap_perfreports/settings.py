@@ -11,6 +11,7 @@ import typing as t
 from urllib.parse import urlsplit
 
 from tap_perfreports.errors import ConfigError
+from tap_perfreports.shards import parse_shard
 from tap_perfreports.vendor import VendorConfig
 from tap_perfreports.windows import latest_complete_day
 
@@ -123,6 +124,19 @@ def check_vendor_objects(config: t.Mapping[str, t.Any], vendors: t.Sequence[Vend
             )
 
 
+def check_shards_offered(config: t.Mapping[str, t.Any], vendors: t.Sequence[Vendor]) -> None:
+    """A vendor without partitions (Mintegral: one account) has nothing to shard: say so,
+    rather than the schema's "unexpected property"."""
+    for vendor in vendors:
+        settings = config.get(vendor.key)
+        if vendor.partitioned_by is None and isinstance(settings, dict) and "shard" in settings:
+            raise ConfigError(
+                f"{vendor.key}.shard",
+                f"the {vendor.title} has no partitions to split between shards (it reports "
+                "on the whole account): leave shard out and extract it in one extractor",
+            )
+
+
 def _resolve(
     vendor: Vendor,
     settings: dict[str, t.Any],
@@ -141,6 +155,7 @@ def _resolve(
         explicit_url = None
     if explicit_url is not None:
         check_url(f"{vendor.key}.api_url", str(explicit_url))
+    shard = parse_shard(f"{vendor.key}.shard", settings.get("shard"))
     if sandbox:
         settings = {**sandbox_settings(vendor.key), **settings}
     validate_vendor(vendor, settings)
@@ -187,6 +202,7 @@ def _resolve(
         latest_day=latest,
         sandbox=sandbox,
         max_concurrent_requests=int(concurrency),
+        shard=shard,
         run=run,
     )
 

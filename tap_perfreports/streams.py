@@ -15,7 +15,7 @@ import time
 import typing as t
 from functools import cached_property
 
-from tap_perfreports.errors import TapPerfReportsError
+from tap_perfreports.errors import ConfigError, TapPerfReportsError
 from tap_perfreports.inputs import InputError
 from tap_perfreports.progress import PARTITIONS_LOGGED, Progress
 from tap_perfreports.sdk_private import StreamHooks
@@ -62,8 +62,9 @@ class ReportStream(StreamHooks):
     """A vendor report extracted in windows of at most `max_window_days` days.
 
     Subclasses set `name`, `schema`, `primary_keys`, `replication_key` (a date or
-    date-time column) and implement `extract_window`. Partition context keys must be
-    record columns: the SDK copies every context key into each record.
+    date-time column) and implement `extract_window`; a partitioned stream implements
+    `account_partitions`. Partition context keys must be record columns: the SDK copies
+    every context key into each record.
     """
 
     is_sorted = False
@@ -88,6 +89,8 @@ class ReportStream(StreamHooks):
         #: The vendor's HTTP client, shared by its streams.
         self.client = client
         self._announced = False
+        #: This shard's partitions, once picked (see `partitions`).
+        self._shard_partitions: list[dict] | None = None
         #: Counts for the progress lines and the summary (`progress.py`).
         self.progress = Progress()
         #: The client's requests before this stream's first (its summary counts the rest).
@@ -122,6 +125,49 @@ class ReportStream(StreamHooks):
     def extract_window(self, context: dict, window: Window) -> Iterable[dict]:
         """Yield the typed records of one window of one partition."""
         raise NotImplementedError
+
+    def account_partitions(self) -> list[dict] | None:
+        """Every partition of the account, before a `shard` setting picks its share
+        (None: the stream is not partitioned)."""
+        return super().partitions
+
+    # Partitions and shards
+
+    @property
+    def partitions(self) -> list[dict] | None:
+        """The partitions this run extracts: the account's, or with the vendor's `shard`
+        setting that shard's share (picked once: the SDK asks for them repeatedly)."""
+        shard = self.vendor.shard
+        if shard is None:
+            return self.account_partitions()
+        if self._shard_partitions is None:
+            self._shard_partitions = self._pick_shard()
+        return self._shard_partitions
+
+    def _pick_shard(self) -> list[dict]:
+        """This shard's partitions, picked when the SDK first asks (as the stream's sync
+        begins, before its first request). None is a mistake to name, not a run that
+        succeeds with nothing: the job would look healthy while extracting no data."""
+        shard = self.vendor.shard
+        assert shard is not None
+        every = self.account_partitions() or []
+        picked = shard.pick(every)
+        if not picked:
+            raise ConfigError(
+                f"{self.vendor.key}.shard",
+                f"shard {shard} holds none of the {len(every)} partition(s) of stream "
+                f"{self.name}: a partition's shard is fixed by a hash of its key, so with "
+                f"few partitions some of {shard.count} shards get none. Use fewer shards, "
+                "or list more partitions.",
+            )
+        self.logger.info(
+            "stream %s: shard %s extracts %d of the %d partitions",
+            self.name,
+            shard,
+            len(picked),
+            len(every),
+        )
+        return picked
 
     # Dates
 

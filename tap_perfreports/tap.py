@@ -19,6 +19,7 @@ from tap_perfreports.inputs import check_cli_files, normalize_state
 from tap_perfreports.run_state import RunState
 from tap_perfreports.sdk_private import BufferedSingerWriter, TapHooks
 from tap_perfreports.settings import (
+    check_shards_offered,
     check_vendor_objects,
     parse_typed_strings,
     resolve_vendors,
@@ -91,6 +92,7 @@ class TapPerfReports(TapHooks):
         """Before the config is validated: every credential is registered for redaction
         (before anything can echo it), and typed settings given as text are read."""
         check_vendor_objects(config, VENDORS)
+        check_shards_offered(config, VENDORS)
         for vendor in VENDORS:
             settings = config.get(vendor.key)
             if not isinstance(settings, dict):

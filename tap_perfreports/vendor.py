@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from singer_sdk import typing as th
 
 from tap_perfreports.run_state import RunState
+from tap_perfreports.shards import Shard
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream, Tap
@@ -38,6 +39,8 @@ class VendorConfig:
     sandbox: bool
     #: Requests sent at once when fetching ahead (1: one at a time).
     max_concurrent_requests: int = 1
+    #: The share of the vendor's partitions this run extracts (None: every partition).
+    shard: Shard | None = None
     #: What the streams of this run share (STATE cadence, deferred failures).
     run: RunState = field(default_factory=RunState, compare=False)
 
@@ -81,6 +84,9 @@ class Vendor:
     #: Default of the `max_concurrent_requests` setting; None: the vendor does not offer
     #: it (its requests are sequential by nature, or it has its own concurrency setting).
     max_concurrent_requests: int | None = None
+    #: What one of the vendor's partitions is (e.g. "phone number"), for the `shard`
+    #: setting's description; None: the vendor has no partitions, so no `shard` setting.
+    partitioned_by: str | None = None
 
     def schema_property(self) -> th.Property:
         return th.Property(
@@ -100,6 +106,7 @@ class Vendor:
                     "restated data.",
                 ),
                 *self._concurrency_property(),
+                *self._shard_property(),
                 *self.properties,
                 additional_properties=False,
             ),
@@ -117,5 +124,19 @@ class Vendor:
                 description="Requests sent at once: the next windows are fetched while "
                 "the current one is parsed, and records still arrive in order. 1 sends "
                 "one request at a time.",
+            ),
+        )
+
+    def _shard_property(self) -> tuple[th.Property, ...]:
+        if self.partitioned_by is None:
+            return ()
+        return (
+            th.Property(
+                "shard",
+                th.StringType,
+                description=f"Extract only shard K of N, written K/N (e.g. 1/2): the "
+                f"partitions (one per {self.partitioned_by}) whose key hashes to shard K, "
+                "so that N extractors, each with its own state, extract every partition "
+                "exactly once. Default: every partition.",
             ),
         )

@@ -48,12 +48,15 @@ def prod_settings() -> dict[str, dict]:
 
 
 def job_vendors(job_name: str) -> list[str]:
-    """The vendors a Meltano job extracts: its extractor's `select`, or all of them."""
+    """The vendors a Meltano job extracts: its extractor's `select` (or, as Meltano does,
+    that of the extractor it inherits from: a shard's), or all of them."""
     job = next(j for j in PROJECT["jobs"] if j["name"] == job_name)
     extractors = {p["name"]: p for p in PROJECT["plugins"]["extractors"]}
     vendors = []
     for task in job["tasks"]:
         extractor = extractors[task.split()[0]]
+        while "select" not in extractor and extractor.get("inherit_from") in extractors:
+            extractor = extractors[extractor["inherit_from"]]
         selected = [pattern.split("_*")[0] for pattern in extractor.get("select", [])]
         vendors += selected or list(BY_KEY)
     return vendors

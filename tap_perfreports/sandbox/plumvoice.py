@@ -204,11 +204,13 @@ def period_starts(first: dt.date, last: dt.date, period: str) -> list[dt.date]:
 
 @dataclass(frozen=True)
 class RateLimitEntry:
-    """One request the limiter saw: when, in which window, and what it answered."""
+    """One request the limiter saw: when, in which window, what it answered, and its path
+    (which phone asked: tests of shards tell their requests apart by it)."""
 
     at: float
     window: int
     status: int
+    path: str = ""
 
 
 class BadParameter(Exception):
@@ -250,7 +252,7 @@ class PlumVoiceEmulator(EmulatorClock):
         index = math.floor(now / self.window_seconds)
         return index, (index + 1) * self.window_seconds
 
-    def _take(self) -> tuple[bool, dict[str, str]]:
+    def _take(self, path: str) -> tuple[bool, dict[str, str]]:
         """Count one request against the current window; False once it is spent."""
         with self._lock:
             now = self.rate_clock()
@@ -260,7 +262,7 @@ class PlumVoiceEmulator(EmulatorClock):
             if allowed:
                 used += 1
                 self._used[index] = used
-            self.rate_log.append(RateLimitEntry(now, index, 200 if allowed else 429))
+            self.rate_log.append(RateLimitEntry(now, index, 200 if allowed else 429, path))
             return allowed, self._headers(self.requests_per_window - used, reset)
 
     def _headers(self, remaining: int, reset: float) -> dict[str, str]:
@@ -298,7 +300,7 @@ class PlumVoiceEmulator(EmulatorClock):
             return self._error(405, "Invalid HTTP method.", wants_xml, {})
         if request.basic_auth() != (USERNAME, PASSWORD):
             return self._error(401, "Authentication failed.", wants_xml, {})
-        allowed, headers = self._take()
+        allowed, headers = self._take(request.path)
         if not allowed:
             return self._error(429, "Rate limit exceeded.", wants_xml, headers)
         match = _ROUTE.match(request.path)

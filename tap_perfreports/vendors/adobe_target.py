@@ -564,8 +564,7 @@ class AdobeTargetStream(ReportStream):
         self.resolution = str(vendor.get("resolution", "day"))
         self.max_window_days = WINDOW_DAYS[self.resolution]
 
-    @property
-    def partitions(self) -> list[dict] | None:
+    def account_partitions(self) -> list[dict] | None:
         """Campaign x metric type, and the sample duration (the resolution) so that each
         grain keeps its own bookmark. Context keys are record columns: the SDK copies the
         context into every record.
@@ -772,4 +771,5 @@ VENDOR = Vendor(
     build_streams=build_streams,
     validate=validate,
     max_concurrent_requests=4,
+    partitioned_by="campaign and metric type",
 )

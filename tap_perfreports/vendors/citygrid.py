@@ -495,8 +495,7 @@ class CityGridStream(ReportStream):
             replication_key="date",
         )
 
-    @property
-    def partitions(self) -> list[dict] | None:
+    def account_partitions(self) -> list[dict] | None:
         placements = self.vendor.get("placements") or [ALL_PLACEMENTS]
         return [
             {"publisher_code": code, "placement": str(placement)}
@@ -723,4 +722,5 @@ VENDOR = Vendor(
     default_end_date=latest_complete_day,
     earliest_day=earliest_day,
     max_concurrent_requests=4,
+    partitioned_by="publisher code and placement",
 )

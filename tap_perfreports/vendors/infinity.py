@@ -329,8 +329,7 @@ class InfinityStream(ReportStream):
     def tz(self) -> dt.tzinfo:
         return ZoneInfo(self.vendor.get("tz", "UTC"))
 
-    @property
-    def partitions(self) -> list[dict] | None:
+    def account_partitions(self) -> list[dict] | None:
         return [{"igrp": igrp} for igrp in self.account.installations]
 
     @property
@@ -625,4 +624,5 @@ VENDOR = Vendor(
     validate=validate,
     default_end_date=default_end_date,
     max_concurrent_requests=4,
+    partitioned_by="installation",
 )

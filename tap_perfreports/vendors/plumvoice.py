@@ -288,8 +288,7 @@ class PerformanceStream(ReportStream):
         self.period = str(vendor.get("period", "day"))
         self.accept = ACCEPT[str(vendor.get("format", "json"))]
 
-    @property
-    def partitions(self) -> list[dict] | None:
+    def account_partitions(self) -> list[dict] | None:
         """One per phone; the period is part of it so each grain keeps its own bookmark."""
         phones = self.vendor.get("phones") or [ALL_PHONES]
         return [{"phone": str(phone), "period": self.period} for phone in phones]
@@ -419,4 +418,5 @@ VENDOR = Vendor(
     validate=validate,
     default_end_date=default_end_date,
     max_concurrent_requests=4,
+    partitioned_by="phone number",
 )

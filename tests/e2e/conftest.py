@@ -216,17 +216,23 @@ class Meltano:
             }
 
     def run(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 600,
+        stdin: str | None = None,
     ) -> MeltanoRun:
         """`meltano *args` (e.g. "run", "tap-perfreports-infinity", "target-duckdb").
 
         `env` adds to the test's environment (tap settings such as
-        TAP_PERFREPORTS_INFINITY_API_URL). Fails the test if a known credential is printed.
+        TAP_PERFREPORTS_INFINITY_API_URL); `stdin` is its input (`meltano invoke` of a
+        target). Fails the test if a known credential is printed.
         """
         done = subprocess.run(
             [str(MELTANO), *args],
             cwd=self.project,
             env={**self.env, **(env or {})},
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,

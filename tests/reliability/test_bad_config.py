@@ -75,6 +75,16 @@ CASES: list[tuple[str, dict, str, str]] = [
      "citygrid.publisher_codes", "twice"),
     ("Infinity route", {"infinity": {"reports": [{"name": "x", "route": "other/x"}]}},
      "infinity.reports[x].route", "incremental"),
+    # shards
+    ("shard beyond its count", {"plumvoice": {"shard": "3/2"}}, "plumvoice.shard",
+     "is not a shard: write K/N"),
+    ("shard zero", {"infinity": {"shard": "0/2"}}, "infinity.shard", "(1 <= K <= N)"),
+    ("shard that is no K/N", {"citygrid": {"shard": "half"}}, "citygrid.shard",
+     "write K/N"),
+    ("shard as a number", {"adobe_target": {"campaign_ids": [7], "shard": 2}},
+     "adobe_target.shard", "not of type 'string'"),
+    ("Mintegral has no partitions to shard", {"mintegral": {"shard": "1/2"}},
+     "mintegral.shard", "no partitions to split"),
     # missing credentials (outside the sandbox, nothing fills them in)
     ("no password", {"sandbox": False, "infinity": {"username": "someone"}},
      "infinity.password", "required"),
