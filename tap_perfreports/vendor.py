@@ -81,6 +81,9 @@ class Vendor:
     #: Default of the `max_concurrent_requests` setting; None: the vendor does not offer
     #: it (its requests are sequential by nature, or it has its own concurrency setting).
     max_concurrent_requests: int | None = None
+    #: Whether its reports state totals the tap reconciles its rows with: a run with such
+    #: a vendor has the stream perfreports_reconciliation (`verdicts.py`).
+    states_totals: bool = False
 
     def schema_property(self) -> th.Property:
         return th.Property(
