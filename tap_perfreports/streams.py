@@ -275,19 +275,23 @@ class ReportStream(StreamHooks):
         window's records nor its STATE are written and the next run extracts it again
         (the verdicts are landed first, to say why)."""
         verdicts = reconcile(stated, rows, rules)
-        self.reconciled["reports"] += 1
-        self.reconciled.update(verdict.verdict for verdict in verdicts)
+        counts = self.reconciled
+        counts["reports"] += 1
+        for verdict in verdicts:
+            counts[verdict.verdict] += 1
         if self.run.land_verdicts is not None and verdicts:
-            self.reconciled["landed"] += len(verdicts)
-            partition = partition_text(context)
+            counts["landed"] += len(verdicts)
+            where = {
+                "vendor": self.vendor.key,
+                "stream": self.name,
+                "partition_key": partition_text(context),
+                "window_start": covered.start.isoformat(),
+                "window_end": covered.end.isoformat(),
+            }
             self.run.land_verdicts(
                 [
                     {
-                        "vendor": self.vendor.key,
-                        "stream": self.name,
-                        "partition_key": partition,
-                        "window_start": covered.start.isoformat(),
-                        "window_end": covered.end.isoformat(),
+                        **where,
                         "metric": verdict.metric,
                         "rule": verdict.rule,
                         "stated": verdict.stated,
@@ -300,6 +304,8 @@ class ReportStream(StreamHooks):
                 ]
             )
         mismatches = [verdict for verdict in verdicts if verdict.verdict == MISMATCH]
+        if not mismatches:
+            return verdicts
         lines = [
             f"{self.where(context, covered)}: the rows do not add up to the vendor's total "
             f"{verdict.metric} (stated {verdict.stated:g}, rows give {verdict.summed:g}, "

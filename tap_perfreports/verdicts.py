@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import typing as t
+from functools import cached_property
 
 from singer_sdk import Stream
-from singer_sdk.mapper import RemoveRecordTransform
+from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform
 from singer_sdk.singerlib import RecordMessage, SchemaMessage
+
+from tap_perfreports.sdk_private import BufferedSingerWriter
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -95,6 +98,11 @@ class ReconciliationStream(Stream):
                         stream_map.transformed_key_properties,
                     )
                 )
+        direct = self._direct_writer
+        if direct is not None:
+            for record in records:
+                direct.write_record(self.name, record)
+            return
         mask = self.mask
         extracted = dt.datetime.now(dt.UTC)
         for record in records:
@@ -109,6 +117,22 @@ class ReconciliationStream(Stream):
                             time_extracted=extracted,
                         )
                     )
+
+    @cached_property
+    def _direct_writer(self) -> BufferedSingerWriter | None:
+        """The tap's buffered writer, when nothing can change a verdict record on its way
+        (no map but the identity, no flattening, every column selected): records are
+        then encoded straight into it, as the report streams' are."""
+        writer = self.sdk_tap.message_writer
+        maps = self.stream_maps
+        plain = (
+            len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and maps[0].stream_alias == self.name
+            and not maps[0].flattening_enabled
+            and all(self.mask.values())
+        )
+        return writer if plain and isinstance(writer, BufferedSingerWriter) else None
 
     def finalize_state_progress_markers(self, state: dict | None = None) -> None:
         """After the tap's last stream (this one, when no plumvoice stream follows), the

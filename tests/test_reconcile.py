@@ -210,3 +210,11 @@ def test_a_total_the_vendor_does_not_state_is_no_mismatch():
     verdict = reconcile({}, [{"n": 1}], [sum_rule("n")])[0]
     assert (verdict.verdict, verdict.stated, verdict.difference) == (UNSTATED, None, None)
     assert verdict.passed
+
+
+def test_a_null_value_adds_nothing():
+    rows = [{"n": 1, "usd": None}, {"n": None, "usd": 0.25}]
+    verdicts = reconcile({"n": 1, "usd": 0.25}, rows, [sum_rule("n"), sum_rule("usd", 2)])
+    assert [(v.summed, v.verdict) for v in verdicts] == [(1, PASS), (0.25, PASS)]
+    missing = reconcile({"n": 2}, [{"n": 2}, {}], [sum_rule("n")])[0]
+    assert (missing.summed, missing.verdict) == (2, PASS)
