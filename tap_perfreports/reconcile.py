@@ -54,10 +54,14 @@ class Rule:
     decimals: int = 0
     #: ratio: places the vendor rounds each row's numerator to (0: exact counts).
     numerator_decimals: int = 0
+    #: What the verdict's `rule` column says, when not the rule's own description.
+    label: str = ""
 
     @cached_property
     def description(self) -> str:
         """What the stated value is checked against, for the verdict's `rule` column."""
+        if self.label:
+            return self.label
         if self.kind == SUM:
             return f"sum of {self.metric}"
         scale = f" * {self.scale:g}" if self.scale != 1 else ""
@@ -119,13 +123,8 @@ class Verdict(t.NamedTuple):
     summed: float
     tolerance: float
     verdict: str
-
-    @property
-    def difference(self) -> float | None:
-        """stated - summed, rounded away from binary noise."""
-        if self.stated is None:
-            return None
-        return round(self.stated - self.summed, 9)
+    #: stated - summed, rounded away from binary noise (None: nothing stated).
+    difference: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -136,17 +135,20 @@ def reconcile(
     stated: Mapping[str, t.Any], rows: Sequence[Mapping[str, t.Any]], rules: Iterable[Rule]
 ) -> list[Verdict]:
     """One verdict per rule: does `stated[rule.metric]` follow from `rows`?"""
-    rules = tuple(rules)
-    totals = column_totals(rows, dict.fromkeys(column for rule in rules for column in rule.columns))
+    rules = rules if isinstance(rules, tuple) else tuple(rules)
+    totals = column_totals(rows, _columns_of(rules))
     verdicts = []
     for rule in rules:
         derived, tolerance = rule.derive(rows, totals)
         value = stated.get(rule.metric)
+        difference = None
         if value is None:
             verdict = UNSTATED
         else:
+            difference = value - derived
             slack = tolerance + _FLOAT_SLACK * max(1.0, abs(value), abs(derived))
-            verdict = PASS if abs(value - derived) <= slack else MISMATCH
+            verdict = PASS if abs(difference) <= slack else MISMATCH
+            difference = round(difference, 9)
         verdicts.append(
             Verdict(
                 rule.metric,
@@ -155,9 +157,25 @@ def reconcile(
                 round(derived, 9),
                 round(tolerance, 9),
                 verdict,
+                difference,
             )
         )
     return verdicts
+
+
+#: The columns each set of rules sums, by the rules' identity (a vendor's rules are one
+#: tuple, made once): id -> (the rules, kept alive, and their columns).
+_COLUMNS: dict[int, tuple[tuple[Rule, ...], tuple[str, ...]]] = {}
+
+
+def _columns_of(rules: tuple[Rule, ...]) -> tuple[str, ...]:
+    known = _COLUMNS.get(id(rules))
+    if known is not None and known[0] is rules:
+        return known[1]
+    columns = tuple(dict.fromkeys(column for rule in rules for column in rule.columns))
+    if len(_COLUMNS) < 256:  # a few sets in a run; past that, computed each time
+        _COLUMNS[id(rules)] = (rules, columns)
+    return columns
 
 
 def half_unit(decimals: int) -> float:
@@ -169,7 +187,7 @@ def half_unit(decimals: int) -> float:
 def column_totals(rows: Sequence[Mapping[str, t.Any]], columns: Iterable[str]) -> dict[str, float]:
     """Each column's sum over the rows (a missing or null value adds nothing). Plain
     floating-point addition: its error, far below a cent, is in every rule's slack."""
-    names = tuple(columns)
+    names = columns if isinstance(columns, tuple) else tuple(columns)
     if not rows or not names:
         return dict.fromkeys(names, 0)
     try:  # one C-level pass: each row's values as a tuple, transposed into columns

@@ -5,6 +5,8 @@ STATE not moved, and the next run extracts it)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tap_perfreports.sandbox.faults import Fault
@@ -31,10 +33,11 @@ def test_a_clean_run_of_every_vendor_lands_only_passing_verdicts(sandbox):
     landed = verdicts(run)
     assert landed, "no verdict landed"
     assert {v["verdict"] for v in landed} == {"pass"}
-    # Only CityGrid states totals the tap can check (see the README).
-    assert {v["vendor"] for v in landed} == {"citygrid"}
+    # CityGrid's totals, and Mintegral's hours of a complete window (see the README).
+    assert {v["vendor"] for v in landed} == {"citygrid", "mintegral"}
     streams = {"citygrid_overall", "citygrid_ads", "citygrid_places_that_pay"}
-    assert {v["stream"] for v in landed} == streams
+    assert {v["stream"] for v in landed} == {*streams, "mintegral_performance"}
+    assert {v["metric"] for v in landed if v["vendor"] == "mintegral"} == {"hours"}
     assert len({tuple(v[k] for k in KEY) for v in landed}) == len(landed)
     assert "WARNING" not in "".join(
         line for line in run.stderr.splitlines() if "do not add up" in line
@@ -178,3 +181,36 @@ def test_a_deselected_reconciliation_stream_lands_nothing_and_still_checks(sandb
     assert not verdicts(run)
     assert VERDICTS not in {m.get("stream") for m in run.messages}
     assert "reconcile is fail" in run.last_log_line
+
+
+@pytest.mark.parametrize("mode", ["warn", "fail"])
+def test_mintegral_hours_short_of_a_complete_window_are_caught(sandbox, mode: str):
+    """A generated report said complete, but with an hour fewer than its days hold."""
+    config = CASES["mintegral"].config(sandbox, reconcile=mode)
+    clean = run_tap(CASES["mintegral"].config(sandbox))
+    sandbox.faults.add(Fault("wrong_total", vendor="mintegral", query={"type": "1"}, times=-1))
+    run = run_tap(config)
+    bad = mismatched(run)
+    days = (
+        dt.date.fromisoformat(CASES["mintegral"].end)
+        - dt.date.fromisoformat(CASES["mintegral"].start)
+    ).days + 1
+    assert [(v["metric"], v["stated"], v["summed"]) for v in bad][:1] == [
+        ("hours", 24 * min(days, 7) - 1, 24 * min(days, 7))
+    ]
+    assert "Traceback" not in run.stderr
+    if mode == "warn":
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert run.records("mintegral_performance") == clean.records("mintegral_performance")
+        return
+    assert run.returncode == 1
+    assert "reconcile is fail" in run.last_log_line
+    assert "vendor's total hours (stated" in run.last_log_line
+    assert not run.records("mintegral_performance")
+    assert run.bookmarks("mintegral_performance") == {}
+    assert "replication_key_value" not in run.state["bookmarks"]["mintegral_performance"]
+    sandbox.faults.clear()
+    retried = run_tap(config, state=run.state)
+    assert retried.returncode == 0, retried.stderr[-2000:]
+    assert {v["verdict"] for v in verdicts(retried)} == {"pass"}
+    assert retried.records("mintegral_performance") == clean.records("mintegral_performance")

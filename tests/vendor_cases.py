@@ -81,7 +81,7 @@ STREAMS = {
 #: The stream of reconciliation verdicts, and the vendors whose runs land some (those
 #: whose reports state totals: README, Reconciliation).
 VERDICTS = "perfreports_reconciliation"
-RECONCILED = {"citygrid"}
+RECONCILED = {"citygrid", "mintegral"}
 
 
 def written_streams(*vendors: str) -> set[str]:

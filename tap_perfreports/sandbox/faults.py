@@ -20,7 +20,8 @@ KINDS = {
     "dropped_day": "answer without one day's row, the totals still counting it",
 }
 #: Kinds that change the data of a normal answer, not its delivery. Only emulators of
-#: vendors that state totals apply them (CityGrid); the others answer normally.
+#: vendors that state totals apply them: CityGrid all three, Mintegral `wrong_total` (a
+#: generated report's `hours`); the others answer normally.
 DATA_FAULTS = frozenset({"wrong_total", "altered_value", "dropped_day"})
 
 
