@@ -19,8 +19,9 @@ class RunState:
     state_written_at: float = field(default_factory=time.monotonic)
     #: Failures that must fail the run, but only after every other stream has synced.
     deferred_failures: list[str] = field(default_factory=list)
-    #: Writes verdict records now (`verdicts.ReconciliationStream.land`); None: not landed.
-    land_verdicts: t.Callable[[list[dict[str, t.Any]]], None] | None = None
+    #: Writes verdict records now and says how many (`verdicts.ReconciliationStream.land`:
+    #: none when the stream is deselected); None: the run has no such stream.
+    land_verdicts: t.Callable[[list[dict[str, t.Any]]], int] | None = None
     #: Called once after the run's last stream, before deferred failures are raised.
     end_of_run: list[t.Callable[[], None]] = field(default_factory=list)
 

@@ -280,7 +280,6 @@ class ReportStream(StreamHooks):
         for verdict in verdicts:
             counts[verdict.verdict] += 1
         if self.run.land_verdicts is not None and verdicts:
-            counts["landed"] += len(verdicts)
             where = {
                 "vendor": self.vendor.key,
                 "stream": self.name,
@@ -288,7 +287,7 @@ class ReportStream(StreamHooks):
                 "window_start": covered.start.isoformat(),
                 "window_end": covered.end.isoformat(),
             }
-            self.run.land_verdicts(
+            counts["landed"] += self.run.land_verdicts(
                 [
                     {
                         **where,

@@ -25,7 +25,7 @@ from singer_sdk.singerlib import RecordMessage, SchemaMessage
 from tap_perfreports.sdk_private import BufferedSingerWriter
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Iterator, Mapping
 
     from singer_sdk import Tap
 
@@ -82,10 +82,11 @@ class ReconciliationStream(Stream):
         """Nothing at this stream's own turn: the verdicts were written with their windows."""
         return iter(())
 
-    def land(self, records: Iterable[dict[str, t.Any]]) -> None:
-        """Write verdict records now (before the STATE of the window they judge)."""
+    def land(self, records: list[dict[str, t.Any]]) -> int:
+        """Write verdict records now (before the STATE of the window they judge); returns
+        how many were written (none when the stream is deselected)."""
         if not self.selected:
-            return
+            return 0
         if not self._schema_written:
             self._schema_written = True
             for stream_map in self.stream_maps:
@@ -102,7 +103,7 @@ class ReconciliationStream(Stream):
         if direct is not None:
             for record in records:
                 direct.write_record(self.name, record)
-            return
+            return len(records)
         mask = self.mask
         extracted = dt.datetime.now(dt.UTC)
         for record in records:
@@ -117,6 +118,7 @@ class ReconciliationStream(Stream):
                             time_extracted=extracted,
                         )
                     )
+        return len(records)
 
     @cached_property
     def _direct_writer(self) -> BufferedSingerWriter | None:
