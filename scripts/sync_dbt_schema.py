@@ -62,7 +62,8 @@ class Stream:
     model: str
     description: str
     #: The reporting day's completion instant of a landed row (a macro call): freshness.
-    complete_at: str
+    #: None: the source has no freshness (its rows follow other tables' runs).
+    complete_at: str | None
     columns: tuple[Column, ...]
     table_description: str = ""
     extra_tests: tuple[dict[str, t.Any], ...] = field(default=())
@@ -104,6 +105,13 @@ VENDOR_DOCS = {
     "adobe_target": "Adobe Test&Target Performance Report API (version 2)",
     "citygrid": "CityGrid Ad Performance API v2",
     "mintegral": "Mintegral Advanced Performance Reporting API",
+}
+
+#: Each source (dbt source name: a vendor key, or the tap's own `perfreports`): where its
+#: tables come from.
+SOURCES = {
+    **{vendor: f"the {title}" for vendor, title in VENDOR_DOCS.items()},
+    "perfreports": "the tap's own checks of each report against the totals its vendor states",
 }
 
 #: Every stream the tap declares by default, with its staging model. Descriptions are the
@@ -329,6 +337,31 @@ STREAMS: dict[str, Stream] = {
             c("spend", description="Spend, in `currency`."),
         ),
     ),
+    "perfreports_reconciliation": Stream(
+        vendor="perfreports",
+        model="stg_perfreports__reconciliation",
+        description=(
+            "One row per report window, partition and metric whose total the vendor "
+            "states: the stated total, what the extracted rows give, and the verdict "
+            "(pass, mismatch, or unstated). A day whose window has a mismatch is not to be "
+            "trusted. Only CityGrid states totals the tap checks (README: Reconciliation)."
+        ),
+        complete_at=None,
+        columns=(
+            c("vendor"),
+            c("source_stream", "stream"),
+            c("partition_key"),
+            c("window_start"),
+            c("window_end"),
+            c("metric"),
+            c("rule"),
+            c("stated"),
+            c("summed"),
+            c("difference"),
+            c("tolerance"),
+            c("verdict", accepted_values=("pass", "mismatch", "unstated")),
+        ),
+    ),
 }
 
 
@@ -408,15 +441,19 @@ def source_table(name: str, spec: Stream, stream: dict[str, t.Any]) -> dict[str,
     """The landed table: the tap's columns, types and words, and its freshness query."""
     properties = stream["schema"]["properties"]
     described_by = {col.landed: col.description for col in spec.columns if col.landed}
-    completed = "{{ " + spec.complete_at + " }}"
-    return {
+    table: dict[str, t.Any] = {
         "name": name,
         "description": (
             f"The tap's stream {name}, as a loader lands it. "
             f"Primary key: {', '.join(key_of(stream))}."
         ),
+    }
+    if spec.complete_at is not None:
+        completed = "{{ " + spec.complete_at + " }}"
         # dbt renders it when it runs freshness: macros and `this` (the landed table).
-        "config": {"loaded_at_query": f"select max({completed}) from {{{{ this }}}}"},  # noqa: S608
+        table["config"] = {"loaded_at_query": f"select max({completed}) from {{{{ this }}}}"}  # noqa: S608
+    return {
+        **table,
         "columns": [
             {
                 "name": landed,
@@ -451,13 +488,18 @@ def model(name: str, spec: Stream, stream: dict[str, t.Any]) -> dict[str, t.Any]
     return {
         "name": spec.model,
         "description": (
-            f"{described(spec.description)} From the {VENDOR_DOCS[spec.vendor]}, through the "
+            f"{described(spec.description)} From {SOURCES[spec.vendor]}, through the "
             f"tap's stream {name}. Unique on ({', '.join(staged_key)}), the stream's primary key."
         ),
         "config": {"contract": {"enforced": True}},
         "data_tests": [unique],
         "columns": columns,
     }
+
+
+def fresh(source: str) -> bool:
+    """Whether a source's tables have freshness: those of the vendors' reports do."""
+    return all(spec.complete_at for spec in STREAMS.values() if spec.vendor == source)
 
 
 def build(catalog: list[dict[str, t.Any]]) -> dict[str, t.Any]:
@@ -478,16 +520,16 @@ def build(catalog: list[dict[str, t.Any]]) -> dict[str, t.Any]:
         "sources": [
             {
                 "name": vendor,
-                "description": f"Tables the tap lands from the {VENDOR_DOCS[vendor]}.",
+                "description": f"Tables the tap lands from {SOURCES[vendor]}.",
                 "schema": SOURCE_SCHEMA,
-                "config": {"freshness": FRESHNESS},
+                "config": {"freshness": FRESHNESS if fresh(vendor) else None},
                 "tables": [
                     source_table(name, spec, by_name[name])
                     for name, spec in STREAMS.items()
                     if spec.vendor == vendor
                 ],
             }
-            for vendor in VENDOR_DOCS
+            for vendor in SOURCES
         ],
         "models": [model(name, spec, by_name[name]) for name, spec in STREAMS.items()],
     }

@@ -50,6 +50,11 @@ class RequestFailed(TapPerfReportsError):
         self.status = status
 
 
+class ReconciliationFailed(TapPerfReportsError):
+    """With `reconcile: fail`, a window's rows do not add up to the vendor's totals: the
+    run stops before the window's STATE, so the next run extracts it again."""
+
+
 class RunInterrupted(BaseException):
     """SIGINT or SIGTERM arrived: the run stops where it is and exits 128 + the signal.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import typing as t
 from dataclasses import dataclass, field
 
 from tap_perfreports.errors import RequestFailed
@@ -18,6 +19,11 @@ class RunState:
     state_written_at: float = field(default_factory=time.monotonic)
     #: Failures that must fail the run, but only after every other stream has synced.
     deferred_failures: list[str] = field(default_factory=list)
+    #: Writes verdict records now and says how many (`verdicts.ReconciliationStream.land`:
+    #: none when the stream is deselected); None: the run has no such stream.
+    land_verdicts: t.Callable[[list[dict[str, t.Any]]], int] | None = None
+    #: Called once after the run's last stream, before deferred failures are raised.
+    end_of_run: list[t.Callable[[], None]] = field(default_factory=list)
 
     def state_written(self) -> None:
         self.records_since_state = 0
@@ -28,7 +34,20 @@ class RunState:
         without access) must not keep the other vendors' streams from syncing."""
         self.deferred_failures.append(message)
 
+    def at_end(self, callback: t.Callable[[], None]) -> None:
+        """Call `callback` after the run's last stream (a vendor's summary): its lines are
+        then the run's last, whichever stream syncs last."""
+        self.end_of_run.append(callback)
+
+    def finish(self) -> None:
+        """Called once, by the run's last selected stream after it synced: the end-of-run
+        callbacks, then the failures deferred until every stream had its turn."""
+        callbacks, self.end_of_run = self.end_of_run, []
+        for callback in callbacks:
+            callback()
+        self.raise_deferred_failures()
+
     def raise_deferred_failures(self) -> None:
-        """Called after the last stream has synced (`ReportStream`)."""
+        """Called after the last stream has synced (`finish`)."""
         if self.deferred_failures:
             raise RequestFailed(" | ".join(self.deferred_failures))

@@ -13,12 +13,16 @@ import logging
 import sys
 import time
 import typing as t
+from collections import Counter
 from functools import cached_property
 
-from tap_perfreports.errors import ConfigError, TapPerfReportsError
+from tap_perfreports.errors import ConfigError, ReconciliationFailed, TapPerfReportsError
 from tap_perfreports.inputs import InputError
 from tap_perfreports.progress import PARTITIONS_LOGGED, Progress
+from tap_perfreports.reconcile import MISMATCH, PASS, UNSTATED, Rule, Verdict, reconcile
 from tap_perfreports.sdk_private import StreamHooks
+from tap_perfreports.verdicts import STREAM_NAME as VERDICT_STREAM
+from tap_perfreports.verdicts import partition_text
 from tap_perfreports.windows import Window, parse_bookmark, plan_windows, resume_from
 
 if t.TYPE_CHECKING:
@@ -39,6 +43,9 @@ if t.TYPE_CHECKING:
 #: since the last one, or STATE_MAX_WAIT_SECONDS passed. The stream's final STATE is
 #: always written, and so is a held-back one when the stream fails.
 SMALL_STATE = 64
+#: The `reconcile` setting's values.
+RECONCILE_WARN = "warn"
+RECONCILE_FAIL = "fail"
 RECORDS_PER_BOOKMARK = 4
 STATE_MAX_WAIT_SECONDS = 60.0
 
@@ -95,6 +102,8 @@ class ReportStream(StreamHooks):
         self.progress = Progress()
         #: The client's requests before this stream's first (its summary counts the rest).
         self.requests_before: int | None = None
+        #: Reconciliation: reports checked, verdicts landed, and each verdict's count.
+        self.reconciled = Counter[str]()
         super().__init__(tap, schema=schema, name=name)
         logging.getLogger(f"{tap.name}.{self.name}").addFilter(_SdkNoise())
         # Streams built from config pass these; the SDK's __init__ would reset them.
@@ -291,6 +300,73 @@ class ReportStream(StreamHooks):
             yield from self.extract_window(context, window)
             self.checkpoint(context, window.end)
 
+    # Reconciliation
+
+    @cached_property
+    def reconcile_mode(self) -> str:
+        """`warn` (log each mismatch) or `fail` (also stop before the window's STATE)."""
+        return str(self.config.get("reconcile") or RECONCILE_WARN)
+
+    def reconcile_window(
+        self,
+        context: t.Mapping[str, t.Any] | None,
+        covered: Window,
+        stated: t.Mapping[str, t.Any],
+        rows: t.Sequence[t.Mapping[str, t.Any]],
+        rules: t.Iterable[Rule],
+    ) -> list[Verdict]:
+        """Check `rows` against the totals the vendor `stated` for the days `covered`,
+        land the verdicts, and log each mismatch in one line. Called before the window's
+        records are written: with `reconcile: fail`, a mismatch raises, so neither the
+        window's records nor its STATE are written and the next run extracts it again
+        (the verdicts are landed first, to say why)."""
+        verdicts = reconcile(stated, rows, rules)
+        counts = self.reconciled
+        counts["reports"] += 1
+        for verdict in verdicts:
+            counts[verdict.verdict] += 1
+        if self.run.land_verdicts is not None and verdicts:
+            where = {
+                "vendor": self.vendor.key,
+                "stream": self.name,
+                "partition_key": partition_text(context),
+                "window_start": covered.start.isoformat(),
+                "window_end": covered.end.isoformat(),
+            }
+            counts["landed"] += self.run.land_verdicts(
+                [
+                    {
+                        **where,
+                        "metric": verdict.metric,
+                        "rule": verdict.rule,
+                        "stated": verdict.stated,
+                        "summed": verdict.summed,
+                        "difference": verdict.difference,
+                        "tolerance": verdict.tolerance,
+                        "verdict": verdict.verdict,
+                    }
+                    for verdict in verdicts
+                ]
+            )
+        mismatches = [verdict for verdict in verdicts if verdict.verdict == MISMATCH]
+        if not mismatches:
+            return verdicts
+        lines = [
+            f"{self.where(context, covered)}: the rows do not add up to the vendor's total "
+            f"{verdict.metric} (stated {verdict.stated:g}, rows give {verdict.summed:g}, "
+            f"tolerance {verdict.tolerance:g})"
+            for verdict in mismatches
+        ]
+        for line in lines:
+            self.logger.warning("%s", line)
+        if lines and self.reconcile_mode == RECONCILE_FAIL:
+            raise ReconciliationFailed(
+                f"{lines[0]}{f' (and {len(lines) - 1} more)' if len(lines) > 1 else ''}; "
+                "reconcile is fail: the window's rows were not written and its STATE not "
+                "moved, so the next run extracts it again."
+            )
+        return verdicts
+
     # State
 
     @cached_property
@@ -338,7 +414,8 @@ class ReportStream(StreamHooks):
     def bookmark_count(self) -> int:
         """How many bookmarks the tap's STATE holds (partitions, or one per stream)."""
         streams = self.tap_state.get("bookmarks", {}).values()
-        return sum(len(stream.get("partitions") or ()) or 1 for stream in streams)
+        # An empty entry holds no bookmark: perfreports_reconciliation's, say.
+        return sum(len(stream.get("partitions") or ()) or 1 for stream in streams if stream)
 
     def on_record_written(self) -> None:
         self.run.records_since_state += 1
@@ -363,7 +440,19 @@ class ReportStream(StreamHooks):
             requests = self.client.requests_sent - (self.requests_before or 0)
             summary = self.progress.summary(requests, time.monotonic())
             self.logger.info("stream %s: done, %s", self.name, summary)
+        if self.reconciled["reports"]:
+            self.logger.info(
+                "stream %s: reconciled %d report(s) with the vendor's totals: %d verdict(s) "
+                "landed in %s (%d pass, %d mismatch, %d unstated)",
+                self.name,
+                self.reconciled["reports"],
+                self.reconciled["landed"],
+                VERDICT_STREAM,
+                self.reconciled[PASS],
+                self.reconciled[MISMATCH],
+                self.reconciled[UNSTATED],
+            )
         self.after_sync()
         selected = [s for s in self.sdk_tap.streams.values() if s.selected]
         if selected and selected[-1] is self:
-            self.run.raise_deferred_failures()
+            self.run.finish()

@@ -24,7 +24,9 @@ from tap_perfreports.settings import (
     parse_typed_strings,
     resolve_vendors,
 )
+from tap_perfreports.streams import RECONCILE_FAIL, RECONCILE_WARN
 from tap_perfreports.vendors import VENDORS
+from tap_perfreports.verdicts import ReconciliationStream
 
 if t.TYPE_CHECKING:
     from tap_perfreports.sandbox.server import SandboxServer
@@ -77,6 +79,16 @@ class TapPerfReports(TapHooks):
             default=False,
             description="Extract from the embedded sandbox that emulates all five APIs, "
             "with sandbox credentials: no vendor account needed.",
+        ),
+        th.Property(
+            "reconcile",
+            th.StringType,
+            default=RECONCILE_WARN,
+            allowed_values=[RECONCILE_WARN, RECONCILE_FAIL],
+            description="When a report's rows do not add up to the totals its vendor "
+            "states: warn (log one line per metric and go on) or fail (stop before the "
+            "window's STATE, so the next run extracts it again). Verdicts land in the "
+            "stream perfreports_reconciliation either way.",
         ),
         *(vendor.schema_property() for vendor in VENDORS),
     ).to_dict()
@@ -143,6 +155,10 @@ class TapPerfReports(TapHooks):
         streams: list[Stream] = []
         for vendor_config in self.vendor_configs:
             streams.extend(by_key[vendor_config.key].build_streams(self, vendor_config))
+        if any(by_key[vendor.key].states_totals for vendor in self.vendor_configs):
+            verdicts = ReconciliationStream(self, self.run_state)
+            self.run_state.land_verdicts = verdicts.land
+            streams.append(verdicts)
         if self.input_catalog is not None:
             unknown = set(self.input_catalog) - {stream.name for stream in streams}
             if unknown:

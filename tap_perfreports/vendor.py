@@ -87,6 +87,9 @@ class Vendor:
     #: What one of the vendor's partitions is (e.g. "phone number"), for the `shard`
     #: setting's description; None: the vendor has no partitions, so no `shard` setting.
     partitioned_by: str | None = None
+    #: Whether its reports state totals the tap reconciles its rows with: a run with such
+    #: a vendor has the stream perfreports_reconciliation (`verdicts.py`).
+    states_totals: bool = False
 
     def schema_property(self) -> th.Property:
         return th.Property(

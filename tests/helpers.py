@@ -102,12 +102,18 @@ class TapRun:
                 counts[message["stream"]] = counts.get(message["stream"], 0) + 1
         return counts
 
+    def landed_verdict_count(self) -> int:
+        """Verdict records the report streams say they landed (their summary lines)."""
+        return sum(int(n) for n in _VERDICTS_LANDED.findall(self.stderr))
+
     @property
     def last_log_line(self) -> str:
         lines = [line for line in self.stderr.splitlines() if line.strip()]
         return lines[-1] if lines else ""
 
 
+VERDICT_STREAM = "perfreports_reconciliation"
+_VERDICTS_LANDED = re.compile(r"(\d+) verdict\(s\) landed in perfreports_reconciliation")
 _RECORD_COUNT = re.compile(r'METRIC: (\{"type":"counter","metric":"record_count".*\})$', re.M)
 
 
@@ -146,6 +152,9 @@ def run_tap(
     run = TapRun(done.returncode, messages, done.stderr, done.stdout)
     if run.returncode == 0 and not config.get("batch_config") and not config.get("stream_maps"):
         reported = run.reported_record_counts()
+        landed = run.landed_verdict_count()
+        if landed:  # written by the report streams, not counted by the SDK's metric
+            reported[VERDICT_STREAM] = reported.get(VERDICT_STREAM, 0) + landed
         written = run.written_record_counts()
         lost = {s: n - written.get(s, 0) for s, n in reported.items() if written.get(s, 0) != n}
         assert not lost, f"records counted but not written (stream: missing): {lost}"

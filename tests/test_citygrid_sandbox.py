@@ -102,8 +102,9 @@ def test_totals_sum_the_counts_and_derive_the_rates_from_the_sums():
     assert report["total_impressions"] == impressions
     assert isinstance(report["total_impressions"], int)
     assert report["total_revenue"] == round(revenue, 2)
-    assert report["total_rpm"] == round(revenue * 1000 / impressions, 2)
     bidded = sum(row["bidded_impressions"] for row in rows)
+    # the doc's ads example: total_rpm 1075.0 = 21.5 / 20 bidded impressions * 1000
+    assert report["total_rpm"] == round(revenue * 1000 / bidded, 2)
     assert report["total_coverage"] == round(bidded * 100 / impressions, 2)
 
 

@@ -94,7 +94,7 @@ def test_placements_are_partitions_and_todays_partial_day_is_never_kept(sandbox)
     )
     run = run_at(sandbox, NOON_FRIDAY, config)
     assert run.returncode == 0, run.stderr
-    assert run.streams == {"citygrid_ads"}
+    assert run.streams == {"citygrid_ads", "perfreports_reconciliation"}
     landed = keys(run.records("citygrid_ads"))
     assert len(landed) == len(set(landed))
     expected = set()

@@ -230,7 +230,7 @@ def test_sigkill_mid_backfill_resumes_the_jobs_in_flight(sandbox, mintegral, tmp
         process.wait()
     lines = out_path.read_text().splitlines()
     messages = [json.loads(line) for line in lines if line.endswith("}")]  # a cut last line
-    first_rows = [msg["record"] for msg in messages if msg["type"] == "RECORD"]
+    first_rows = [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == STREAM]
     state = [msg["value"] for msg in messages if msg["type"] == "STATE"][-1]
     stream_state = state["bookmarks"][STREAM]
     bookmark = D.fromisoformat(stream_state["replication_key_value"])

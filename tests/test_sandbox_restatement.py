@@ -499,7 +499,7 @@ def test_citygrid_rates_totals_and_merged_codes_follow_the_restated_counts(serve
         assert report[f"total_{count}"] == pytest.approx(sum(row[count] for row in rows))
     totals = {m: report[f"total_{m}"] for m in citygrid.METRICS["ads"]}
     for row in [*rows, totals]:
-        assert row["rpm"] == ratio(row["revenue"], row["impressions"], 1000)
+        assert row["rpm"] == ratio(row["revenue"], row["bidded_impressions"], 1000)
         assert row["ctr"] == ratio(row["billable_clicks"], row["bidded_impressions"], 100)
         assert row["coverage"] == ratio(row["bidded_impressions"], row["impressions"], 100)
         if row["billable_clicks"]:

@@ -78,6 +78,19 @@ STREAMS = {
     "mintegral": ["mintegral_performance"],
 }
 
+#: The stream of reconciliation verdicts, and the vendors whose runs land some (those
+#: whose reports state totals: README, Reconciliation).
+VERDICTS = "perfreports_reconciliation"
+RECONCILED = {"citygrid", "mintegral"}
+
+
+def written_streams(*vendors: str) -> set[str]:
+    """The streams a run of these vendors' cases writes records to: every stream of each,
+    and the verdicts when one of them is reconciled."""
+    streams = {stream for vendor in vendors for stream in STREAMS[vendor]}
+    return streams | ({VERDICTS} if RECONCILED & set(vendors) else set())
+
+
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 

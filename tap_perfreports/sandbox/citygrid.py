@@ -160,16 +160,23 @@ def _ratio(numerator: float, denominator: float, scale: float) -> float:
     return round(numerator * scale / denominator, 2) if denominator else 0.0
 
 
-def with_rates(counts: dict[str, float]) -> dict[str, float]:
-    """Counts plus the rates the API derives from them (2 decimals)."""
-    paid = counts["billable_clicks"] or counts["billable_connections"]
+def with_rates(counts: dict[str, float], view: str) -> dict[str, float]:
+    """Counts plus the rates the API derives from them (2 decimals), as the doc's examples
+    compute them: overall cpc per billable connection; ads cpc per billable click and rpm
+    per thousand bidded impressions. placesThatPay's rpm follows from no column the doc
+    shows; here it is per thousand impressions."""
+    ads = view == "ads"
     return {
         **counts,
         "revenue": round(counts["revenue"], 2),
         "ltc_revenue": round(counts["ltc_revenue"], 2),
-        "rpm": _ratio(counts["revenue"], counts["impressions"], 1000),
+        "rpm": _ratio(
+            counts["revenue"], counts["bidded_impressions" if ads else "impressions"], 1000
+        ),
         "ctr": _ratio(counts["billable_clicks"], counts["bidded_impressions"], 100),
-        "cpc": _ratio(counts["revenue"], paid, 1),
+        "cpc": _ratio(
+            counts["revenue"], counts["billable_clicks" if ads else "billable_connections"], 1
+        ),
         "coverage": _ratio(counts["bidded_impressions"], counts["impressions"], 100),
     }
 
@@ -189,8 +196,28 @@ def daily_row(
     if not parts:
         return None
     counts = {name: sum(part[name] for part in parts) for name in parts[0]}
-    rates = with_rates(counts)
+    rates = with_rates(counts, view)
     return {"date": day.isoformat(), **{m: rates[m] for m in METRICS[view]}}
+
+
+def with_data_fault(
+    kind: str, view: str, rows: list[dict], totals: dict[str, float]
+) -> tuple[list[dict], dict[str, float]]:
+    """A report whose totals (computed from the true rows) and rows disagree: see the
+    data fault kinds in `faults.py`. Each touches the view's first metric (a count) or
+    the middle row; a report without rows is left alone."""
+    metric = METRICS[view][0]
+    if kind == "wrong_total":
+        return rows, {**totals, f"total_{metric}": totals[f"total_{metric}"] + 1}
+    if not rows:
+        return rows, totals
+    middle = len(rows) // 2
+    if kind == "altered_value":
+        altered = {**rows[middle], metric: rows[middle][metric] + 1}
+        return [*rows[:middle], altered, *rows[middle + 1 :]], totals
+    if kind == "dropped_day":
+        return rows[:middle] + rows[middle + 1 :], totals
+    return rows, totals
 
 
 class BadRequest(Exception):
@@ -244,8 +271,7 @@ class CityGridEmulator(EmulatorClock):
             return SandboxResponse(400, f"Bad Request: {exc}".encode(), "text/plain")
         except PermissionError as exc:
             return SandboxResponse(403, f"Forbidden: {exc}".encode(), "text/plain")
-        rows, keys = [], []
-        code_label = "+".join(codes)
+        rows = []
         revisions = self.restatements.current
         for offset in range((last - first).days + 1):
             day = first + dt.timedelta(days=offset)
@@ -253,9 +279,12 @@ class CityGridEmulator(EmulatorClock):
             merged = self._merged(codes, placements, view, day, revisions.of(day), passed=passed)
             if merged is not None:
                 rows.append(merged)
-                keys.append(
-                    (code_label, "+".join(placements) if placements else ALL, day.isoformat())
-                )
+        totals = self._totals(view, rows)
+        if request.data_fault is not None:
+            rows, totals = with_data_fault(request.data_fault, view, rows, totals)
+        code_label = "+".join(codes)
+        placement_label = "+".join(placements) if placements else ALL
+        keys = [(code_label, placement_label, row["date"]) for row in rows]
         # A request without a code merges every code: kept apart from per-code rows.
         table = f"citygrid:{view}" if len(codes) == 1 else f"citygrid:{view}:all_codes"
         served = [Served(table, keys)]
@@ -267,8 +296,9 @@ class CityGridEmulator(EmulatorClock):
             "publisher_codes": codes,
         }
         if accept == "application/csv":
-            return SandboxResponse(200, self._csv(view, rows), "application/csv", served=served)
-        body = json.dumps({**report, "daily_results": rows, **self._totals(view, rows)})
+            csv_body = self._csv(view, rows, totals)
+            return SandboxResponse(200, csv_body, "application/csv", served=served)
+        body = json.dumps({**report, "daily_results": rows, **totals})
         return SandboxResponse(200, body.encode(), "application/json", served=served)
 
     def _parameters(
@@ -313,7 +343,7 @@ class CityGridEmulator(EmulatorClock):
         parts = [part for part in parts if part]
         if not parts:
             return None
-        rates = with_rates({name: sum(part[name] for part in parts) for name in parts[0]})
+        rates = with_rates({name: sum(part[name] for part in parts) for name in parts[0]}, view)
         return {"date": day.isoformat(), **{m: rates[m] for m in METRICS[view]}}
 
     @staticmethod
@@ -321,14 +351,13 @@ class CityGridEmulator(EmulatorClock):
         """Counts summed; rates computed from the sums, as for one day."""
         counts: dict[str, float] = dict.fromkeys(COUNTS, 0)
         counts.update({m: sum(row[m] for row in rows) for m in METRICS[view] if m in COUNTS})
-        rates = with_rates(counts)
+        rates = with_rates(counts, view)
         return {f"total_{m}": rates[m] for m in METRICS[view]}
 
-    def _csv(self, view: str, rows: list[dict]) -> bytes:
+    def _csv(self, view: str, rows: list[dict], totals: dict[str, float]) -> bytes:
         columns = ["date", *METRICS[view]]
         header = ["Date Recorded" if view == "overall" else "Date"]
         header += [CSV_HEADERS[m] for m in METRICS[view]]
-        totals = self._totals(view, rows)
         lines = [header]
         lines += [[str(row[c]) for c in columns] for row in rows]
         lines.append(["Total: ", *(str(totals[f"total_{m}"]) for m in METRICS[view])])

@@ -27,6 +27,9 @@ class SandboxRequest:
     path: str
     query: dict[str, list[str]]
     headers: t.Mapping[str, str]
+    #: A data fault kind (`faults.DATA_FAULTS`) the answer must carry, if any: emulators
+    #: whose vendor states totals serve rows and totals that disagree.
+    data_fault: str | None = None
 
     def param(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)

@@ -15,7 +15,14 @@ KINDS = {
     "delay": "wait `delay` seconds, then answer normally",
     "body": "answer 200 with `body` instead of the real payload",
     "call": "answer normally (after the `action` that any fault may carry)",
+    "wrong_total": "answer with a stated total that the rows do not add up to",
+    "altered_value": "answer with one row's value changed, the totals left as they were",
+    "dropped_day": "answer without one day's row, the totals still counting it",
 }
+#: Kinds that change the data of a normal answer, not its delivery. Only emulators of
+#: vendors that state totals apply them: CityGrid all three, Mintegral `wrong_total` (a
+#: generated report's `hours`); the others answer normally.
+DATA_FAULTS = frozenset({"wrong_total", "altered_value", "dropped_day"})
 
 
 @dataclass

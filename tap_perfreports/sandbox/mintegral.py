@@ -342,7 +342,7 @@ class MintegralEmulator(EmulatorClock):
             condition, kind = self._condition(request)
             with self._lock:
                 if kind == "1":
-                    return self._status(condition)
+                    return self._status(condition, understated=request.data_fault == "wrong_total")
                 return self._download(condition)
         except Refused as exc:
             return _coded(10000, f"Parameter error: {exc}")
@@ -390,8 +390,10 @@ class MintegralEmulator(EmulatorClock):
         revisions = self.restatements.current.within(start, end)
         return Condition(start, end, dimensions, granularity, timezone, revisions), kind
 
-    def _status(self, condition: Condition) -> SandboxResponse:
-        """type=1: submit (201), generating (202), or generated (200 with its hours)."""
+    def _status(self, condition: Condition, *, understated: bool = False) -> SandboxResponse:
+        """type=1: submit (201), generating (202), or generated (200 with its hours; the
+        data fault `wrong_total` states an hour fewer than the data holds, `is_complete`
+        unchanged)."""
         job = self.jobs.get(condition)
         if job is None:
             self._generate(condition)
@@ -401,7 +403,8 @@ class MintegralEmulator(EmulatorClock):
         if self._expired(job) or self._has_newer_hours(condition, job):
             self._generate(condition)
             return _coded(202, "Data is being generated.")
-        return _coded(200, "success", {"hours": job.hours, "is_complete": job.is_complete})
+        hours = job.hours - 1 if understated else job.hours
+        return _coded(200, "success", {"hours": hours, "is_complete": job.is_complete})
 
     def _download(self, condition: Condition) -> SandboxResponse:
         """type=2: the TSV once generated; 203, 204 or 205 otherwise."""

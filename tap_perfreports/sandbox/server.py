@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from tap_perfreports.sandbox.emulator import SandboxRequest, SandboxResponse
-from tap_perfreports.sandbox.faults import Fault, FaultPlan
+from tap_perfreports.sandbox.faults import DATA_FAULTS, Fault, FaultPlan
 from tap_perfreports.sandbox.ledger import Ledger, LedgerRequest
 from tap_perfreports.sandbox.restatement import Restatements
 
@@ -171,6 +171,9 @@ class _Handler(BaseHTTPRequestHandler):
             return response
         if fault.kind == "body":
             return SandboxResponse(200, fault.body or b"", headers=fault.headers)
+        if fault.kind in DATA_FAULTS:  # never from the cache, nor into it
+            request.data_fault = fault.kind
+            return emulator.handle(request)
         return self._answer(emulator, request)
 
     def _answer(self, emulator: Emulator, request: SandboxRequest) -> SandboxResponse:

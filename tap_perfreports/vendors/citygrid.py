@@ -33,6 +33,7 @@ from tap_perfreports import clock
 from tap_perfreports.casting import Cast, to_date, to_int, to_number
 from tap_perfreports.errors import ConfigError, ParseError, RequestFailed, reading
 from tap_perfreports.http import HttpClient, VendorErrors
+from tap_perfreports.reconcile import Rule, ratio_rule, sum_rule
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
 from tap_perfreports.windows import ONE_DAY, Window, resume_from
@@ -225,6 +226,8 @@ class ViewType:
     api_name: str
     stream: str
     metrics: tuple[str, ...]
+    #: How each stated total (`total_*`, the CSV's `Total:` line) follows from the rows.
+    rules: tuple[Rule, ...] = ()
 
     def schema(self) -> dict:
         properties: dict[str, dict] = {
@@ -259,13 +262,44 @@ METRIC_TYPES = {
     "ltc_revenue": "number",
 }
 
+#: Totals of the summable metrics, in every view: counts exact, dollars to the cent.
+SUMMED = {
+    "billable_connections": sum_rule("billable_connections"),
+    "impressions": sum_rule("impressions"),
+    "bidded_impressions": sum_rule("bidded_impressions"),
+    "billable_clicks": sum_rule("billable_clicks"),
+    "revenue": sum_rule("revenue", decimals=2),
+    "ltc": sum_rule("ltc"),
+    "ltc_revenue": sum_rule("ltc_revenue", decimals=2),
+}
+#: Rates, each the documented ratio of summed counts (2 decimals). The doc's examples
+#: bear these out (overall total_cpc 212.25 / 99 = 2.14; ads total_rpm 21.5 / 20 * 1000,
+#: total_ctr 10 / 20 * 100, total_coverage 20 / 56 * 100 = 35.71). Not checked: the ads
+#: view's total_cpc (the doc's 50.0 is no ratio of its counts: revenue / clicks is 2.15)
+#: and placesThatPay's rpm (its rows' rpm follow from no column they carry).
+RATES = {
+    "overall": (ratio_rule("cpc", "revenue", "billable_connections", numerator_decimals=2),),
+    "ads": (
+        ratio_rule("rpm", "revenue", "bidded_impressions", scale=1000, numerator_decimals=2),
+        ratio_rule("ctr", "billable_clicks", "bidded_impressions", scale=100),
+        ratio_rule("coverage", "bidded_impressions", "impressions", scale=100),
+    ),
+    "placesThatPay": (),
+}
+
+
+def _view(api_name: str, stream: str, metrics: tuple[str, ...]) -> ViewType:
+    rules = tuple(SUMMED[m] for m in metrics if m in SUMMED) + RATES[api_name]
+    return ViewType(api_name, stream, metrics, rules)
+
+
 VIEW_TYPES = {
-    "overall": ViewType(
+    "overall": _view(
         "overall",
         "citygrid_overall",
         ("billable_connections", "revenue", "cpc", "ltc", "ltc_revenue"),
     ),
-    "ads": ViewType(
+    "ads": _view(
         "ads",
         "citygrid_ads",
         (
@@ -281,7 +315,7 @@ VIEW_TYPES = {
             "ltc_revenue",
         ),
     ),
-    "placesThatPay": ViewType(
+    "placesThatPay": _view(
         "placesThatPay",
         "citygrid_places_that_pay",
         ("impressions", "revenue", "rpm", "ltc", "ltc_revenue"),
@@ -308,12 +342,21 @@ CSV_COLUMNS = {
 
 @dataclass
 class Report:
-    """A parsed response: what it says it covers, and its daily rows (totals excluded)."""
+    """A parsed response: what it says it covers, its daily rows, and its totals."""
 
     rows: list[dict[str, t.Any]]
     first_day: dt.date | None = None
     last_day: dt.date | None = None
     publisher_codes: list[str] = field(default_factory=list)
+    #: metric -> the report's stated total (`total_<metric>`, or the `Total:` line).
+    totals: dict[str, t.Any] = field(default_factory=dict)
+
+
+def _typed_totals(view: ViewType, values: t.Mapping[str, t.Any], where: str) -> dict[str, t.Any]:
+    try:
+        return {m: cast(values[m]) for m, cast in view.casts.items() if m in values}
+    except ParseError as exc:
+        raise ParseError(f"{where}: {exc}") from None
 
 
 def _typed_row(view: ViewType, values: t.Mapping[str, t.Any], where: str) -> dict[str, t.Any]:
@@ -350,11 +393,13 @@ def parse_json(body: t.IO[bytes], view: ViewType) -> Report:
         first, last = to_date(document.get("from")), to_date(document.get("to"))
     except ParseError as exc:
         raise ParseError(f"from/to: {exc}") from None
+    stated = {m: document[f"total_{m}"] for m in view.metrics if f"total_{m}" in document}
     return Report(
         rows,
         dt.date.fromisoformat(first) if first else None,
         dt.date.fromisoformat(last) if last else None,
         [str(code) for code in document.get("publisher_codes") or []],
+        _typed_totals(view, stated, "totals"),
     )
 
 
@@ -363,11 +408,16 @@ def is_total_row(cells: list[str]) -> bool:
     return bool(cells) and cells[0].strip().rstrip(":").strip().lower() == "total"
 
 
-def parse_csv(body: t.IO[bytes], view: ViewType) -> Iterator[dict[str, t.Any]]:
-    """Daily rows of a CSV report, read line by line; the `Total:` row is skipped."""
+def parse_csv(
+    body: t.IO[bytes], view: ViewType, totals: dict[str, t.Any] | None = None
+) -> Iterator[dict[str, t.Any]]:
+    """Daily rows of a CSV report, read line by line. The `Total:` row is no row: its
+    values fill `totals` (metric -> total) when given."""
     try:
         yield from _csv_rows(
-            csv.reader(io.TextIOWrapper(body, encoding="utf-8-sig", newline="")), view
+            csv.reader(io.TextIOWrapper(body, encoding="utf-8-sig", newline="")),
+            view,
+            {} if totals is None else totals,
         )
     except UnicodeDecodeError as exc:
         raise ParseError(f"the CSV is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
@@ -375,7 +425,9 @@ def parse_csv(body: t.IO[bytes], view: ViewType) -> Iterator[dict[str, t.Any]]:
         raise ParseError(f"the CSV is malformed ({exc})") from None
 
 
-def _csv_rows(reader: Iterator[list[str]], view: ViewType) -> Iterator[dict[str, t.Any]]:
+def _csv_rows(
+    reader: Iterator[list[str]], view: ViewType, totals: dict[str, t.Any]
+) -> Iterator[dict[str, t.Any]]:
     header = next(reader, None)
     if not header:
         raise ParseError("the CSV response is empty (no header)")
@@ -383,11 +435,15 @@ def _csv_rows(reader: Iterator[list[str]], view: ViewType) -> Iterator[dict[str,
     if "date" not in columns:
         raise ParseError(f"the CSV has no Date column (header: {', '.join(header)[:200]})")
     for line_number, cells in enumerate(reader, start=2):
-        if not cells or is_total_row(cells):
+        if not cells:
             continue
         if len(cells) != len(columns):
             raise ParseError(f"line {line_number} has {len(cells)} cells, not {len(columns)}")
         values = {c: v for c, v in zip(columns, cells, strict=True) if c is not None}
+        if is_total_row(cells):
+            values.pop("date", None)
+            totals.update(_typed_totals(view, values, f"line {line_number} (Total)"))
+            continue
         yield _typed_row(view, values, f"line {line_number}")
 
 
@@ -534,11 +590,11 @@ class CityGridStream(ReportStream):
 
     def after_sync(self) -> None:
         """After the last selected CityGrid stream, the account summarises skipped
-        partitions."""
+        partitions, at the run's end (so that its lines are the run's last)."""
         selected = [s for s in self.sdk_tap.streams.values() if s in self.account.streams]
         selected = [s for s in selected if s.selected]
         if selected and selected[-1] is self:
-            self.account.finish(self.run)
+            self.run.at_end(lambda: self.account.finish(self.run))
 
     def extract_presets(
         self, context: dict, start: dt.date, today: dt.date, *, lagging: bool = False
@@ -594,7 +650,9 @@ class CityGridStream(ReportStream):
     def extract(
         self, context: dict, request: PresetRequest, today: dt.date, where: str
     ) -> Iterator[dict]:
-        """The kept days of one preset's report, after checking which days it covers."""
+        """The kept days of one preset's report, after checking which days it covers and
+        that its rows add up to its totals (`reconcile_window`; reports are at most a
+        quarter of daily rows, so they are read whole first)."""
         fmt = self.account.format
         with self.client.send(self.request(context, request)) as body:
             try:
@@ -602,15 +660,18 @@ class CityGridStream(ReportStream):
                     if fmt == "json":
                         report = parse_json(body, self.view)
                         reported = reported_days(report, request, today)
-                        rows: Iterable[dict] = report.rows
                     else:
-                        reported, rows = request.span, parse_csv(body, self.view)
-                    for row in kept_rows(rows, request, reported):
-                        yield {**context, **row}
+                        report = Report([])
+                        report.rows = list(parse_csv(body, self.view, report.totals))
+                        reported = request.span
+                    kept = list(kept_rows(report.rows, request, reported))
             except ReportingDayLags:
                 raise
             except CalendarMismatch as exc:
                 raise ParseError(f"{where}: {exc}.") from None
+        self.reconcile_window(context, reported, report.totals, report.rows, self.view.rules)
+        for row in kept:
+            yield {**context, **row}
 
 
 def kept_rows(rows: Iterable[dict], request: PresetRequest, reported: Window) -> Iterator[dict]:
@@ -723,4 +784,5 @@ VENDOR = Vendor(
     earliest_day=earliest_day,
     max_concurrent_requests=4,
     partitioned_by="publisher code and placement",
+    states_totals=True,
 )

@@ -30,11 +30,13 @@ from tap_perfreports.casting import Cast, cast_for, snake_case, to_bool, to_int
 from tap_perfreports.errors import (
     ConfigError,
     ParseError,
+    ReconciliationFailed,
     RequestFailed,
     TapPerfReportsError,
     reading,
 )
 from tap_perfreports.http import Backoff, HttpClient, VendorErrors
+from tap_perfreports.reconcile import Rule
 from tap_perfreports.streams import ReportStream
 from tap_perfreports.vendor import Vendor, VendorConfig
 from tap_perfreports.windows import ONE_DAY, Window, plan_windows, resume_from
@@ -63,6 +65,10 @@ READY_AFTER = {
 DEFAULT_TIMEZONE = "+8"
 #: A 203 on download means the job is unknown; resubmitting more often than this is a loop.
 MAX_RESUBMITS = 3
+#: A window the API calls complete holds 24 hours of each of its days: its answer's
+#: `hours` is the sum of 24 over the days (`reconcile_window`, a sum rule over one row
+#: per day).
+COMPLETE_HOURS = (Rule("hours", label="24 hours per day of a complete window"),)
 #: Read only in sandbox mode: freezes the tap's clock (ISO date-time with offset).
 
 # Columns
@@ -682,6 +688,21 @@ class MintegralStream(ReportStream):
     def emit(self, context: dict, job: Job) -> Iterator[dict]:
         where = self.where(context, job.window)
         assert job.body is not None
+        assert job.ready is not None
+        if job.ready.is_complete:
+            # Complete data holds every hour of the window's days (the doc: `hours` is the
+            # number of hours the data contains); checked before any row is written.
+            try:
+                self.reconcile_window(
+                    context,
+                    job.window,
+                    {"hours": job.ready.hours},
+                    [{"hours": 24}] * job.window.days,
+                    COMPLETE_HOURS,
+                )
+            except ReconciliationFailed:
+                job.close()
+                raise
 
         def warn_unknown(headers: list[str]) -> None:
             self.logger.warning("%s: ignoring undocumented columns %s", where, headers)
@@ -879,4 +900,5 @@ VENDOR = Vendor(
     default_end_date=default_end_date,
     last_day_served=current_day,
     earliest_day=earliest_day,
+    states_totals=True,
 )

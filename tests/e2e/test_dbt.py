@@ -356,6 +356,7 @@ def test_dbt_build_passes_and_perfreports_daily_adds_up(
         ("citygrid_ads", "stg_citygrid__ads"),
         ("citygrid_places_that_pay", "stg_citygrid__places_that_pay"),
         ("mintegral_performance", "stg_mintegral__performance"),
+        ("perfreports_reconciliation", "stg_perfreports__reconciliation"),
     ):
         assert Landed(query, analytics).count(model) == landed.count(table) > 0, model
 
