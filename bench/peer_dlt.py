@@ -11,8 +11,9 @@ Written the way dlt's docs recommend for speed
 destination the file format its docs name as the fast one: parquet with parallel
 normalize into DuckDB, csv (loaded with COPY) into PostgreSQL. The requests are the tap's:
 each installation and window sorted by rowId, paged by offset up to the API's 50,000 rows
-and then by a rowId filter (the `rest_api` source's paginators cannot switch, hence a plain
-resource; its JSON parser cannot read JSON lines either).
+and then by a rowId filter. A plain resource rather than the `rest_api` source: its
+built-in paginators do not switch from offset to a filter, and it expects a JSON
+document, where this route answers JSON lines.
 """
 
 from __future__ import annotations
