@@ -106,13 +106,13 @@ class Postgres:
                 return cursor.fetchall() if cursor.description else []
 
 
-@pytest.fixture(scope="session")
-def postgres() -> t.Iterator[Postgres]:
-    """A PostgreSQL cluster on a free 127.0.0.1 port with trust auth, deleted afterwards.
+@contextlib.contextmanager
+def postgres_server() -> t.Iterator[Postgres]:
+    """A PostgreSQL cluster on a free 127.0.0.1 port with trust auth, deleted afterwards,
+    with a database `perfreports` (also `python -m bench.e2e`'s server).
 
     initdb writes into a temporary folder (also the unix-socket folder); as root, the cluster
-    belongs to and runs as the `postgres` OS user. Tests share the server (and the database
-    `perfreports`) and isolate themselves by schema: see `Meltano.schema`.
+    belongs to and runs as the `postgres` OS user.
     """
     folder = Path(tempfile.mkdtemp(prefix="perfreports-pg-"))
     data = folder / "data"
@@ -148,6 +148,14 @@ def postgres() -> t.Iterator[Postgres]:
             cwd=folder,
         )
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> t.Iterator[Postgres]:
+    """The session's PostgreSQL server (`postgres_server`). Tests share the server (and the
+    database `perfreports`) and isolate themselves by schema: see `Meltano.schema`."""
+    with postgres_server() as server:
+        yield server
 
 
 # --- Meltano ------------------------------------------------------------------------------
