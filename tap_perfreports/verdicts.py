@@ -61,8 +61,10 @@ KEY = ["vendor", "stream", "partition_key", "window_start", "window_end", "metri
 
 
 def partition_text(context: Mapping[str, t.Any] | None) -> str:
-    """A partition as the verdict names it: `publisher_code=guest, placement=all`."""
-    return ", ".join(f"{key}={value}" for key, value in (context or {}).items())
+    """A partition as the verdict names it: `publisher_code=guest, placement=all`, or
+    `all` for a stream without partitions (a key column is never empty: targets such as
+    target-duckdb load an empty string as NULL, and a key column refuses NULL)."""
+    return ", ".join(f"{key}={value}" for key, value in (context or {}).items()) or "all"
 
 
 class ReconciliationStream(Stream):

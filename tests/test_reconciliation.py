@@ -38,6 +38,9 @@ def test_a_clean_run_of_every_vendor_lands_only_passing_verdicts(sandbox):
     streams = {"citygrid_overall", "citygrid_ads", "citygrid_places_that_pay"}
     assert {v["stream"] for v in landed} == {*streams, "mintegral_performance"}
     assert {v["metric"] for v in landed if v["vendor"] == "mintegral"} == {"hours"}
+    # no key column is empty: target-duckdb would load '' as NULL into a NOT NULL key
+    assert {v["partition_key"] for v in landed if v["vendor"] == "mintegral"} == {"all"}
+    assert all(v[k] not in ("", None) for v in landed for k in KEY)
     assert len({tuple(v[k] for k in KEY) for v in landed}) == len(landed)
     assert "WARNING" not in "".join(
         line for line in run.stderr.splitlines() if "do not add up" in line
