@@ -57,7 +57,9 @@ def job_vendors(job_name: str) -> list[str]:
         extractor = extractors[task.split()[0]]
         while "select" not in extractor and extractor.get("inherit_from") in extractors:
             extractor = extractors[extractor["inherit_from"]]
-        selected = [pattern.split("_*")[0] for pattern in extractor.get("select", [])]
+        # vendor streams only: a job also selects the verdicts (perfreports_reconciliation)
+        patterns = [pattern.split("_*")[0] for pattern in extractor.get("select", [])]
+        selected = [key for key in patterns if key in BY_KEY]
         vendors += selected or list(BY_KEY)
     return vendors
 
